@@ -72,11 +72,14 @@ def main():
     if np.max(np.abs(score)) > GRADIENT_TOLERANCE:
         raise RuntimeError(f"MNLogit did not converge: score {score}")
 
-    params = np.asarray(result.params)  # shape (2, 3): rows are constant and hinc, columns air, train and bus
+    # Shape (2, 3): rows are the constant and hinc, columns are air, train and bus.
+    params = np.asarray(result.params)
     std_errors = np.asarray(result.bse)
     own_loglik = numpy_loglik(params, exog, endog)
     if abs(own_loglik - result.llf) > 1e-9:
-        raise RuntimeError(f"NumPy log-likelihood {own_loglik} differs from statsmodels {result.llf}")
+        raise RuntimeError(
+            f"NumPy log-likelihood {own_loglik} differs from statsmodels {result.llf}"
+        )
 
     names = []
     estimates = {}

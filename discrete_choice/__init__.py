@@ -1,5 +1,7 @@
 """Discrete-choice econometrics on JAX and NumPyro."""
 
+from discrete_choice.data import ChoiceData, Dataset, load_dataset
+from discrete_choice.distribution import ChoiceDistribution
 from discrete_choice.exceptions import (
     ChoiceDataError,
     ConvergenceWarning,
@@ -9,10 +11,32 @@ from discrete_choice.exceptions import (
     IdentificationWarning,
     SpecificationError,
 )
+from discrete_choice.inference import MLEOptions, fit_mle
+from discrete_choice.models import ChoiceModel, Logit, Priors
+from discrete_choice.noise import Noise
+from discrete_choice.results import MLEResults
+from discrete_choice.simulators import Exact, Frequency, Quadrature, Smoothed
+from discrete_choice.utility import LinearSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChoiceData",
+    "ChoiceDistribution",
+    "ChoiceModel",
+    "Dataset",
+    "Exact",
+    "Frequency",
+    "LinearSpec",
+    "Logit",
+    "MLEOptions",
+    "MLEResults",
+    "Noise",
+    "Priors",
+    "Quadrature",
+    "Smoothed",
+    "fit_mle",
+    "load_dataset",
     "ChoiceDataError",
     "ConvergenceWarning",
     "DiscreteChoiceWarning",

@@ -33,7 +33,7 @@ class MLEResults:
     - ``aic`` :math:`= 2K - 2\ell`; ``bic`` :math:`= K \log N - 2\ell`.
 
     A parameter whose standard error cannot be trusted (singular Hessian, no finite maximum)
-    has ``reliable == False`` and NaN standard errors; ``notes`` says why.
+    has ``reliable == False`` and NaN standard errors, and ``notes`` gives the reason.
     """
 
     model_name: str

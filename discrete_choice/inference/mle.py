@@ -87,6 +87,8 @@ class LikelihoodFunctions:
         transforms: Bijection from unconstrained to constrained values, by site.
         unravel: Maps the flat vector to a dict of unconstrained site values.
         per_observation: ``theta -> (n_obs,)`` weighted log-likelihood contributions.
+        evaluate: ``theta -> (value, gradient, hessian)`` of the mean negative log-likelihood.
+        scores: ``theta -> (n_obs, n_params)`` gradients of each contribution.
     """
 
     prepared: PreparedModel
@@ -95,6 +97,8 @@ class LikelihoodFunctions:
     transforms: Mapping[str, Any]
     unravel: Any
     per_observation: Any
+    evaluate: Any
+    scores: Any
 
     def constrain(self, theta: jax.Array) -> dict[str, jax.Array]:
         """Map the flat unconstrained vector to constrained site values."""
@@ -139,21 +143,75 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
         labels.extend(blocks[name])
     zero = {name: transforms[name].inv(site["value"]) for name, site in latent.items()}
     _, unravel = ravel_pytree(zero)
+    compiled = _compiled_functions(prepared.model, tuple(latent), transforms, unravel)
+    inputs = prepared.inputs
 
     def per_observation(theta: jax.Array) -> jax.Array:
+        return compiled.per_observation(theta, inputs, choice)
+
+    return LikelihoodFunctions(prepared=prepared, sites=tuple(latent), labels=tuple(labels),
+                               transforms=transforms, unravel=unravel,
+                               per_observation=per_observation,
+                               evaluate=lambda theta: compiled.evaluate(theta, inputs, choice),
+                               scores=lambda theta: compiled.scores(theta, inputs, choice))
+
+
+@dataclass(frozen=True, eq=False)
+class _Compiled:
+    """Jitted log-likelihood functions of ``(theta, inputs, choice)`` for one model."""
+
+    per_observation: Any
+    evaluate: Any
+    scores: Any
+
+
+_COMPILED: dict[Any, _Compiled] = {}
+_MAX_COMPILED = 32
+
+
+def _model_key(model: ChoiceModel, sites: tuple[str, ...]) -> Any:
+    """Key of a model's likelihood: its class and every field except the priors (unused here)."""
+    import dataclasses
+
+    fields = tuple((f.name, repr(getattr(model, f.name))) for f in dataclasses.fields(model)
+                   if f.name != "priors")
+    return (type(model), fields, sites)
+
+
+def _compiled_functions(model: ChoiceModel, sites: tuple[str, ...], transforms, unravel) -> _Compiled:
+    """Return jitted likelihood functions, reused by later fits of an equal model.
+
+    The data enter as arguments, not closures, so refitting the same model on data of the same
+    shapes compiles nothing (the warm fit a user sees in a loop or a bootstrap).
+    """
+    key = _model_key(model, sites)
+    if key in _COMPILED:
+        return _COMPILED[key]
+
+    def per_observation(theta, inputs, choice):
         unconstrained = unravel(theta)
-        values = {name: transforms[name](unconstrained[name]) for name in latent}
-        model_trace = handlers.trace(
-            handlers.substitute(prepared.numpyro_model, data=values)).get_trace(choice)
+        values = {name: transforms[name](unconstrained[name]) for name in sites}
+        model_trace = handlers.trace(handlers.substitute(
+            lambda: model.model(inputs, choice), data=values)).get_trace()
         site = model_trace[CHOICE_SITE]
         log_prob = site["fn"].log_prob(site["value"])
         if site["scale"] is not None:
             log_prob = log_prob * site["scale"]
         return log_prob
 
-    return LikelihoodFunctions(prepared=prepared, sites=tuple(latent), labels=tuple(labels),
-                               transforms=transforms, unravel=unravel,
-                               per_observation=per_observation)
+    def objective(theta, inputs, choice):
+        return -jnp.sum(per_observation(theta, inputs, choice)) / choice.shape[0]
+
+    def evaluate(theta, inputs, choice):
+        value, gradient = jax.value_and_grad(objective)(theta, inputs, choice)
+        return value, gradient, jax.hessian(objective)(theta, inputs, choice)
+
+    compiled = _Compiled(per_observation=jax.jit(per_observation), evaluate=jax.jit(evaluate),
+                         scores=jax.jit(jax.jacfwd(per_observation)))
+    if len(_COMPILED) >= _MAX_COMPILED:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = compiled
+    return compiled
 
 
 def fit_mle(
@@ -210,24 +268,19 @@ def fit_mle(
         start_values = dict(model.default_start(prepared))
         theta0 = np.asarray(functions.unconstrain(start_values), dtype=np.float64)
         label_index = {label: i for i, label in enumerate(functions.labels)}
-        beta_labels = dict.fromkeys(functions.labels)
+        unknown = [label for label in (start or {}) if label not in label_index]
+        if unknown:
+            raise ValueError(f"start values for unknown parameters {unknown}; parameters: "
+                             f"{list(functions.labels)}")
         for label, value in {**constants_start, **dict(start or {})}.items():
-            if label not in label_index:
-                if start and label in start:
-                    raise ValueError(f"start value for unknown parameter {label!r}; parameters: "
-                                     f"{list(beta_labels)}")
-                continue
-            values = dict(start_values)
-            theta0 = _set_constrained(functions, theta0, label_index[label], value)
-            del values
+            if label in label_index:
+                theta0 = _set_constrained(functions, theta0, label_index[label], value)
         solution = _maximise(functions, theta0, options, data.n_obs)
         theta = solution["theta"]
 
-        n_total = float(data.n_obs)
-        hessian = -np.asarray(jax.jit(jax.hessian(lambda t: jnp.sum(functions.per_observation(t))))(
-            jnp.asarray(theta)))
-        scores = np.asarray(jax.jit(jax.jacrev(functions.per_observation))(jnp.asarray(theta)))
-        loglik = float(np.sum(np.asarray(jax.jit(functions.per_observation)(jnp.asarray(theta)))))
+        hessian = solution["hessian"] * data.n_obs  # of the negative total log-likelihood
+        scores = np.asarray(functions.scores(jnp.asarray(theta))).reshape(data.n_obs, -1)
+        loglik = -solution["value"] * data.n_obs
         diagnosis = _diagnose(functions, theta, hessian, loglik, options)
         covariances = _covariances(functions, theta, hessian, scores, cluster_ids, diagnosis,
                                    options)
@@ -244,7 +297,6 @@ def fit_mle(
         weights = np.ones(data.n_obs) if data.weights is None else data.weights
         loglik_null = float(-np.sum(weights * np.log(data.available.sum(axis=1))))
         elapsed = time.perf_counter() - started
-        del n_total
 
     return MLEResults(
         model_name=model.name,
@@ -317,29 +369,49 @@ def _constants_only(model: ChoiceModel, data: ChoiceData) -> tuple[float | None,
     functions = likelihood_functions(prepared)
     theta0 = np.zeros(len(functions.labels))
     solution = _maximise(functions, theta0, MLEOptions(), data.n_obs)
-    loglik = float(jnp.sum(functions.per_observation(jnp.asarray(solution["theta"]))))
+    loglik = -solution["value"] * data.n_obs
     values = dict(zip(functions.labels, map(float, solution["theta"])))
     return loglik, values
 
 
 def _maximise(functions: LikelihoodFunctions, theta0: np.ndarray, options: MLEOptions,
               n_obs: int) -> dict[str, Any]:
-    """Minimise the mean negative log-likelihood with SciPy; return theta and convergence info."""
-    def objective(theta):
-        return -jnp.sum(functions.per_observation(theta)) / n_obs
+    """Minimise the mean negative log-likelihood with SciPy; return theta and convergence info.
 
-    value_and_grad = jax.jit(jax.value_and_grad(objective))
-    hessian = jax.jit(jax.hessian(objective))
-    initial_value, _ = value_and_grad(jnp.asarray(theta0))
-    if not np.isfinite(float(initial_value)):
+    The optimiser works on ``phi = (theta - theta0) / d`` with ``d_k = |H_kk(theta0)|^(-1/2)``
+    (Jacobi scaling), so a covariate measured in tens of thousands does not distort the trust
+    region. One compiled function returns value, gradient and Hessian together, so a fit
+    compiles once; the returned ``hessian`` is that of the mean negative log-likelihood in
+    ``theta`` at the solution.
+    """
+    evaluate = functions.evaluate
+    if len(theta0) == 0:
+        value = float(-jnp.sum(functions.per_observation(jnp.asarray(theta0))) / n_obs)
+        return {"theta": theta0, "success": True, "iterations": 0, "message": "no parameters",
+                "hessian": np.zeros((0, 0)), "value": value, "gradient": np.zeros(0)}
+    value0, _, hessian0 = (np.asarray(v, dtype=np.float64) for v in evaluate(jnp.asarray(theta0)))
+    if not np.isfinite(value0):
         bad = np.flatnonzero(~np.isfinite(np.asarray(functions.per_observation(jnp.asarray(theta0)))))
         raise FloatingPointError(
             f"the log-likelihood is not finite at the start values (situations at rows "
             f"{bad[:10].tolist()}); give finite start values or check the data's scaling")
+    diagonal = np.abs(np.diag(hessian0))
+    scale = np.where(np.isfinite(diagonal) & (diagonal > 0), diagonal, 1.0) ** -0.5
 
-    def fun(theta):
-        value, gradient = value_and_grad(jnp.asarray(theta))
-        return float(value), np.asarray(gradient, dtype=np.float64)
+    cache: dict[str, Any] = {}
+
+    def evaluate_scaled(phi):
+        key = phi.tobytes()
+        if cache.get("key") != key:
+            value, gradient, hessian = evaluate(jnp.asarray(theta0 + scale * phi))
+            cache.update(key=key, value=float(value),
+                         gradient=np.asarray(gradient, dtype=np.float64) * scale,
+                         hessian=np.asarray(hessian, dtype=np.float64) * np.outer(scale, scale))
+        return cache
+
+    def fun(phi):
+        values = evaluate_scaled(phi)
+        return values["value"], values["gradient"]
 
     progress = None
     if options.progress:
@@ -352,28 +424,26 @@ def _maximise(functions: LikelihoodFunctions, theta0: np.ndarray, options: MLEOp
             progress.update(1)
             progress.set_postfix(loglik=f"{-intermediate_result.fun * n_obs:.4f}")
 
-    method = _SCIPY_NAMES[options.method]
     kwargs: dict[str, Any] = {"jac": True, "callback": callback}
     if options.method in ("trust-exact", "newton-cg"):
-        kwargs["hess"] = lambda theta: np.asarray(hessian(jnp.asarray(theta)), dtype=np.float64)
-    method_options = {"maxiter": options.max_iter, "gtol": options.gtol}
-    if options.method == "l-bfgs-b":
-        method_options = {"maxiter": options.max_iter, "pgtol": options.gtol}
-        method_options["gtol"] = method_options.pop("pgtol")
+        kwargs["hess"] = lambda phi: evaluate_scaled(phi)["hessian"]
+    method_options: dict[str, Any] = {"maxiter": options.max_iter}
     if options.method == "newton-cg":
-        method_options = {"maxiter": options.max_iter, "xtol": options.gtol}
-    if len(theta0) == 0:
-        return {"theta": theta0, "success": True, "iterations": 0, "message": "no parameters"}
+        method_options["xtol"] = options.gtol
+    else:
+        method_options["gtol"] = options.gtol
     try:
-        result = scipy.optimize.minimize(fun, theta0, method=method, options=method_options,
-                                         **kwargs)
+        result = scipy.optimize.minimize(fun, np.zeros_like(theta0), method=_SCIPY_NAMES[options.method],
+                                         options=method_options, **kwargs)
     finally:
         if progress is not None:
             progress.close()
-    gradient = fun(result.x)[1]
+    theta = theta0 + scale * np.asarray(result.x)
+    value, gradient, hessian = (np.asarray(v, dtype=np.float64) for v in evaluate(jnp.asarray(theta)))
     success = bool(result.success) or bool(np.max(np.abs(gradient)) <= options.gtol)
-    return {"theta": np.asarray(result.x), "success": success,
-            "iterations": int(getattr(result, "nit", 0)), "message": str(result.message)}
+    return {"theta": theta, "success": success, "iterations": int(getattr(result, "nit", 0)),
+            "message": str(result.message), "hessian": hessian, "value": float(value),
+            "gradient": gradient}
 
 
 def _diagnose(functions: LikelihoodFunctions, theta: np.ndarray, hessian: np.ndarray,
@@ -406,7 +476,7 @@ def _diagnose(functions: LikelihoodFunctions, theta: np.ndarray, hessian: np.nda
     if not weak:
         return result
 
-    per_obs = jax.jit(functions.per_observation)
+    per_obs = functions.per_observation
     for k in weak:
         direction = eigenvectors[:, k]
         involved = [labels[i] for i in np.flatnonzero(np.abs(direction) > 0.1)]

@@ -1,4 +1,4 @@
-"""What every choice model shares: inputs, parameter blocks and the NumPyro model function."""
+"""Shared parts of every choice model: inputs, parameter blocks and the NumPyro model function."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ class ChoiceModel:
 
     def model(self, inputs: ModelInputs, choice: Any = None, *,
               subsample_size: int | None = None) -> None:
-        """The NumPyro model: priors, then one choice per situation inside the ``obs`` plate."""
+        """Run the NumPyro model: priors, then one choice per situation inside the ``obs`` plate."""
         params = self.sample_parameters(inputs)
         n_obs = inputs.available.shape[0]
         with numpyro.plate(OBS_PLATE, n_obs, subsample_size=subsample_size) as index:

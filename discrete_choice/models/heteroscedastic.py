@@ -1,0 +1,268 @@
+r"""Heteroscedastic location-scale models: HEV (Gumbel), heteroscedastic probit and logistic.
+
+The latent utility of alternative :math:`j` in situation :math:`n` is
+
+.. math::
+
+    U_{nj} = V_{nj} + \sigma_{nj} u_{nj},\qquad
+    \sigma_{nj} = \exp(\gamma_j + z_{nj}^\top \delta),\qquad \gamma_{\text{base}} = 0,
+
+with :math:`u_{nj}` iid from a standard family (Gumbel with mode 0, Normal, Logistic),
+:math:`V = X\beta` from a :class:`~discrete_choice.LinearSpec`, a scale
+:math:`\exp(\gamma_j)` per alternative (reported as ``scale_<alt>``, the one of ``scale_base``
+fixed to 1) and optional scale covariates :math:`z` with coefficients :math:`\delta`
+(reported as ``lnsigma_<z>``, as Stata's ``hetprobit`` names its variance equation). With
+Gumbel noise this is Bhat's (1995) heteroscedastic extreme value model and the ``heterosc =
+TRUE`` model of R's mlogit; with Normal noise and two alternatives it is Stata's
+``hetprobit``, and with more alternatives its multinomial form, which Stata does not offer.
+
+Identification: the location and overall scale of utility are fixed by the constants' base
+and by the unit scale of ``scale_base``. With two alternatives the per-alternative scales are
+not identified for Normal noise (only the variance of the difference enters) and only through
+the shape of the noise law for Gumbel and Logistic noise, so binary models accept scale
+covariates but reject ``alternative_scales=True``. A scale covariate that is constant over the
+sample duplicates the normalisation and is rejected too.
+
+The choice probabilities have no closed form; the default simulator is
+:class:`~discrete_choice.Quadrature`, exact for independent noise up to its node count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, get_args
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions.transforms import ExpTransform
+
+from discrete_choice.data import ChoiceData
+from discrete_choice.exceptions import SpecificationError
+from discrete_choice.models._base import (
+    ChoiceModel,
+    ModelInputs,
+    ParameterBlock,
+    PreparedModel,
+    alternative_index,
+)
+from discrete_choice.noise import Noise
+from discrete_choice.simulators import Quadrature
+from discrete_choice.simulators._base import Simulator
+from discrete_choice.utility import Design
+
+__all__ = [
+    "Heteroscedastic",
+    "HEV",
+    "HeteroscedasticProbit",
+    "HeteroscedasticLogistic",
+    "positive_vector",
+]
+
+ScaleFamily = Literal["normal", "gumbel", "logistic"]
+SCALE_FAMILIES: tuple[str, ...] = get_args(ScaleFamily)
+
+
+def positive_vector(log_prior: dist.Distribution, size: int) -> dist.Distribution:
+    """Return a distribution over positive vectors of ``size`` whose logs follow ``log_prior``.
+
+    Its support is positive, so maximum likelihood optimises the log of each entry while the
+    results report the entries themselves.
+    """
+    return dist.TransformedDistribution(log_prior.expand([size]).to_event(1), ExpTransform())
+
+
+@dataclass(frozen=True)
+class Heteroscedastic(ChoiceModel):
+    """Location-scale random utility with scales by alternative and by covariates.
+
+    Attributes:
+        spec: The linear utility specification.
+        simulator: How choice probabilities are computed (default ``Quadrature()``).
+        priors: Priors for Bayesian fitting; ``priors.log_scale`` is the prior of each
+            ``log(scale_<alt>)``, ``priors.coefficient`` that of each ``lnsigma_<z>``.
+        family: Standard noise family: ``"normal"``, ``"gumbel"`` or ``"logistic"``.
+        alternative_scales: Estimate a scale per alternative (all but ``scale_base``).
+        scale_covariates: Variables ``z`` of the scale equation. Each may be individual-specific
+            (the same for every alternative) or vary by alternative.
+        scale_base: Alternative whose scale is fixed to 1; default the base of the
+            specification's constants (the first alternative when none is given).
+    """
+
+    simulator: Simulator = field(default_factory=Quadrature)
+    family: ScaleFamily = "normal"
+    alternative_scales: bool = True
+    scale_covariates: tuple[str, ...] = ()
+    scale_base: Hashable | None = None
+
+    family_names: ClassVar[dict[str, str]] = {
+        "normal": "heteroscedastic probit", "gumbel": "HEV", "logistic": "heteroscedastic logistic"}
+
+    def __post_init__(self) -> None:
+        if self.family not in SCALE_FAMILIES:
+            raise ValueError(f"invalid family={self.family!r}; expected one of {SCALE_FAMILIES}")
+        covariates = self.scale_covariates
+        if isinstance(covariates, str):
+            covariates = (covariates,)
+        object.__setattr__(self, "scale_covariates", tuple(covariates))
+        for name in self.scale_covariates:
+            if not isinstance(name, str):
+                raise ValueError(f"scale_covariates must be variable names; got {name!r}")
+        if not self.alternative_scales and not self.scale_covariates:
+            raise SpecificationError(
+                "a heteroscedastic model with alternative_scales=False and no scale_covariates "
+                "has no scale parameter; use Logit or Probit, or give scale_covariates")
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """Model name used in results: the family's usual name."""
+        return self.family_names[self.family]
+
+    # -------------------------------------------------------------- identification
+    def _scale_base_index(self, data: ChoiceData, design_base: Hashable) -> int:
+        base = design_base if self.scale_base is None else self.scale_base
+        return alternative_index(data, base, "scale_base")
+
+    def prepare(self, data: ChoiceData) -> PreparedModel:
+        """Evaluate the specification and check that the scales are identified."""
+        prepared = super().prepare(data)
+        if self.alternative_scales and data.n_alts == 2:
+            raise SpecificationError(
+                "per-alternative scales are not identified with two alternatives (only the "
+                "scale of the utility difference enters the likelihood); fit with "
+                "alternative_scales=False and scale_covariates=[...] for a binary "
+                "heteroscedastic model, or use the homoscedastic model")
+        for k, name in enumerate(self.scale_covariates):
+            values = np.asarray(prepared.inputs.extras["scale_covariates"][..., k])
+            used = values[np.asarray(data.available)]
+            if used.size and np.ptp(used) == 0:
+                raise SpecificationError(
+                    f"scale covariate {name!r} is constant ({used.flat[0]!r}) over the sample, "
+                    "so its coefficient duplicates the scale normalisation; drop it")
+        return prepared
+
+    # -------------------------------------------------------------- model pieces
+    def parameter_blocks(self, prepared_design: Design, data: ChoiceData) -> tuple[ParameterBlock, ...]:
+        blocks = [ParameterBlock("beta", prepared_design.names)]
+        if self.alternative_scales:
+            base = self._scale_base_index(data, prepared_design.base)
+            labels = tuple(f"scale_{alt}" for j, alt in enumerate(data.alternatives) if j != base)
+            blocks.append(ParameterBlock("scale", labels))
+        if self.scale_covariates:
+            blocks.append(ParameterBlock("lnsigma",
+                                         tuple(f"lnsigma_{z}" for z in self.scale_covariates)))
+        return tuple(blocks)
+
+    def extra_inputs(self, data: ChoiceData) -> dict[str, np.ndarray]:
+        extras: dict[str, np.ndarray] = {}
+        if self.alternative_scales:
+            design_base = self.spec.base if self.spec.base is not None else data.alternatives[0]
+            base = self._scale_base_index(data, design_base)
+            free = [j for j in range(data.n_alts) if j != base]
+            embed = np.zeros((len(free), data.n_alts))
+            embed[np.arange(len(free)), free] = 1.0
+            extras["scale_embedding"] = embed
+        if self.scale_covariates:
+            extras["scale_covariates"] = np.stack(
+                [data.variable(name) for name in self.scale_covariates], axis=-1)
+        return extras
+
+    def sample_parameters(self, inputs: ModelInputs) -> dict[str, jax.Array]:
+        params = super().sample_parameters(inputs)
+        if self.alternative_scales:
+            n_free = inputs.extras["scale_embedding"].shape[0]
+            params["scale"] = numpyro.sample("scale", positive_vector(self.priors.log_scale, n_free))
+        if self.scale_covariates:
+            params["lnsigma"] = numpyro.sample(
+                "lnsigma",
+                self.priors.coefficient.expand([len(self.scale_covariates)]).to_event(1))
+        return params
+
+    def log_scales(self, params: Mapping[str, jax.Array], inputs: ModelInputs,
+                   index: jax.Array) -> jax.Array:
+        """Return ``log sigma_nj = gamma_j + z_nj' delta``, shape ``(batch, n_alts)``."""
+        n_alts = inputs.available.shape[-1]
+        log_scale = jnp.zeros((index.shape[0], n_alts), dtype=inputs.design.dtype)
+        if self.alternative_scales:
+            log_scale = log_scale + jnp.log(params["scale"]) @ inputs.extras["scale_embedding"]
+        if self.scale_covariates:
+            log_scale = log_scale + jnp.einsum("naz,z->na", inputs.extras["scale_covariates"][index],
+                                               params["lnsigma"])
+        return log_scale
+
+    def utility_and_noise(self, params: Mapping[str, jax.Array], inputs: ModelInputs,
+                          index: jax.Array) -> tuple[jax.Array, Noise]:
+        utility = self.linear_utility(params["beta"], inputs, index)
+        scale = jnp.exp(self.log_scales(params, inputs, index))
+        return utility, Noise(self.family, scale=scale)
+
+    def default_start(self, prepared: PreparedModel) -> dict[str, np.ndarray]:
+        start = super().default_start(prepared)
+        if self.alternative_scales:
+            start["scale"] = np.ones(prepared.inputs.extras["scale_embedding"].shape[0])
+        if self.scale_covariates:
+            start["lnsigma"] = np.zeros(len(self.scale_covariates))
+        return start
+
+    def describe_noise(self) -> dict[str, Any]:
+        location = "location 0 is the mode" if self.family == "gumbel" else "mean 0"
+        parts = []
+        if self.alternative_scales:
+            base = "the base alternative" if self.scale_base is None else repr(self.scale_base)
+            parts.append(f"a scale per alternative, the one of {base} fixed to 1")
+        if self.scale_covariates:
+            parts.append("log-scales linear in " + ", ".join(self.scale_covariates))
+        return {"family": self.family,
+                "normalisation": f"independent, {'; '.join(parts)} ({location})"}
+
+
+def _fixed_family(family: str):
+    return field(default=family, init=False)
+
+
+@dataclass(frozen=True)
+class HEV(Heteroscedastic):
+    r"""Heteroscedastic extreme value model (Bhat 1995): independent Gumbel noise, mode 0.
+
+    :math:`U_{nj} = V_{nj} + \sigma_{nj} u_{nj}` with :math:`u_{nj}` standard Gumbel. With
+    all scales equal to 1 it is the multinomial logit, so a likelihood-ratio test of the scales
+    against :class:`~discrete_choice.Logit` is a test of heteroscedasticity. See
+    :class:`Heteroscedastic` for the arguments.
+
+    Warning:
+        Location 0 is the mode of the Gumbel law, as in Bhat (1995) and R mlogit; a
+        mean-zero convention shifts each constant by :math:`0.5772(\sigma_j - \sigma_{base})`.
+    """
+
+    family: ScaleFamily = _fixed_family("gumbel")
+
+
+@dataclass(frozen=True)
+class HeteroscedasticProbit(Heteroscedastic):
+    """Heteroscedastic probit: independent Normal noise with scales by alternative or covariates.
+
+    Nests :class:`~discrete_choice.Probit` (all scales 1) and is nested in
+    :class:`~discrete_choice.MultinomialProbit` when it has no scale covariates. See
+    :class:`Heteroscedastic` for the arguments.
+    """
+
+    family: ScaleFamily = _fixed_family("normal")
+
+
+@dataclass(frozen=True)
+class HeteroscedasticLogistic(Heteroscedastic):
+    """Heteroscedastic model with independent standard Logistic noise. See :class:`Heteroscedastic`."""
+
+    family: ScaleFamily = _fixed_family("logistic")
+
+
+def scale_covariate_names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Parse ``"z1,z2"`` or a sequence of names into a tuple of scale covariate names."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return tuple(value)

@@ -81,7 +81,8 @@ def as_key(key: Any) -> jax.Array:
     """Convert an ``int`` seed, a typed key or a raw ``uint32[2]`` key to a typed PRNG key."""
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         return jax.random.key(int(key))
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    if not isinstance(key, (jax.Array, np.ndarray)):
+        raise ValueError(f"key must be an int seed or a JAX PRNG key; got {key!r}")
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     if key.dtype == jnp.uint32 and key.shape == (2,):
@@ -160,15 +161,17 @@ def _halton_points(key, n_points, n_dims, dtype):
     ).astype(jnp.uint32)
     indices = jnp.arange(n_points, dtype=jnp.uint32)
     remaining = jnp.broadcast_to(indices[:, None], (n_points, n_dims))
-    value = jnp.zeros(remaining.shape, dtype)
-    weight = jnp.ones((n_dims,), dtype)
     inverse_base = 1.0 / bases.astype(dtype)
-    for position in range(n_digits):
+
+    def add_digit(position, state):
+        remaining, value, weight = state
         digit = remaining % bases
-        remaining = remaining // bases
         scrambled = (multipliers[position] * digit + offsets[position]) % bases
         weight = weight * inverse_base
-        value = value + scrambled.astype(dtype) * weight
+        return remaining // bases, value + scrambled.astype(dtype) * weight, weight
+
+    state = (remaining, jnp.zeros(remaining.shape, dtype), jnp.ones((n_dims,), dtype))
+    _, value, _ = jax.lax.fori_loop(0, n_digits, add_digit, state)
     return _fraction_to_unit(value, dtype)
 
 
@@ -185,13 +188,18 @@ def _sobol_points(key, n_points, n_dims, dtype):
     # row i of a random lower-triangular binary matrix with unit diagonal.
     key_matrix, key_shift = jax.random.split(key)
     random_rows = jax.random.bits(key_matrix, (_N_DIGIT_BITS, n_dims), jnp.uint32)
-    scrambled = jnp.zeros_like(points)
-    for i in range(_N_DIGIT_BITS):
-        diagonal = np.uint32(1 << (31 - i))
-        above = np.uint32((0xFFFFFFFF << (32 - i)) & 0xFFFFFFFF) if i > 0 else np.uint32(0)
-        row = (random_rows[i] & above) | diagonal
-        parity = jax.lax.population_count(points & row) & jnp.uint32(1)
-        scrambled = scrambled | (parity << np.uint32(31 - i))
+    positions = np.arange(_N_DIGIT_BITS)
+    diagonals = jnp.asarray((np.uint64(1) << (31 - positions).astype(np.uint64)).astype(np.uint32))
+    above = jnp.asarray(
+        ((np.uint64(0xFFFFFFFF) << (32 - positions).astype(np.uint64)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    )
+    rows = (random_rows & above[:, None]) | diagonals[:, None]
+
+    def scramble_bit(i, scrambled):
+        parity = jax.lax.population_count(points & rows[i]) & jnp.uint32(1)
+        return scrambled | (parity << (jnp.uint32(31) - i.astype(jnp.uint32)))
+
+    scrambled = jax.lax.fori_loop(0, _N_DIGIT_BITS, scramble_bit, jnp.zeros_like(points))
     shift = jax.random.bits(key_shift, (n_dims,), jnp.uint32)
     return _uint32_to_unit(scrambled ^ shift, dtype)
 
@@ -228,7 +236,12 @@ def quasi_random_points(key: Any, scheme: Scheme, n_points: int, n_dims: int, dt
     if scheme == "pseudo":
         raise ValueError("quasi_random_points needs scheme 'halton' or 'sobol'; got 'pseudo'")
     dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
-    key = jax.random.fold_in(as_key(key), 0)
+    return _quasi_random_points_jit(as_key(key), scheme, int(n_points), int(n_dims), dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _quasi_random_points_jit(key, scheme, n_points, n_dims, dtype):
+    key = jax.random.fold_in(key, 0)
     generate = _halton_points if scheme == "halton" else _sobol_points
     return decorrelate(generate(key, n_points, n_dims, dtype))
 
@@ -268,6 +281,17 @@ def uniform_draws(
         ``(n_chunk, ..., n_alts)`` uniforms; draw ``s`` depends only on ``(key, scheme,
         n_draws, s, shape, antithetic, dtype)``, not on which other draws are in the chunk.
     """
+    check_scheme(scheme)
+    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+    shape = tuple(int(n) for n in shape)
+    return _uniform_draws_jit(
+        as_key(key), scheme, validate_n_draws(n_draws), jnp.asarray(indices, jnp.uint32), shape,
+        antithetic, dtype,
+    )
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 4, 5, 6))
+def _uniform_draws_jit(key, scheme, n_draws, indices, shape, antithetic, dtype):
     return draw_sampler(key, scheme, n_draws, shape, antithetic=antithetic, dtype=dtype)(indices)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Noise",
     "standard_log_cdf",
     "standard_log_density",
+    "standard_log_reverse_hazard",
     "standard_quantile",
     "validate_positive",
 ]
@@ -74,11 +75,29 @@ def standard_log_cdf(family: str, x: jax.Array) -> jax.Array:
     """
     _check_family(family)
     if family == "gumbel":
-        return -jnp.exp(-x)
+        # exp(-x) overflows for x < -log(max float): there log F is -inf and its gradient is
+        # set to 0 (double where) instead of inf, so products with a zero weight stay finite.
+        finite = x > -float(np.log(jnp.finfo(jnp.result_type(x)).max))
+        return jnp.where(finite, -jnp.exp(-jnp.where(finite, x, 0.0)), -jnp.inf)
     if family == "normal":
         return log_ndtr(x)
     if family == "logistic":
         return -jax.nn.softplus(-x)
+    raise ValueError("the 'none' noise family has no density or CDF")
+
+
+def standard_log_reverse_hazard(family: str, x: jax.Array) -> jax.Array:
+    """Log reverse hazard ``log f(x) - log F(x)`` of the standard family, without cancellation.
+
+    Gumbel: ``-x``; Normal: ``log phi(x) - log_ndtr(x)``; Logistic: ``-softplus(x)``.
+    """
+    _check_family(family)
+    if family == "gumbel":
+        return -x
+    if family == "normal":
+        return -0.5 * x * x - _HALF_LOG_TWO_PI - log_ndtr(x)
+    if family == "logistic":
+        return -jax.nn.softplus(x)
     raise ValueError("the 'none' noise family has no density or CDF")
 
 

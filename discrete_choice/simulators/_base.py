@@ -9,14 +9,22 @@ with ``where``, never given a sentinel utility, and their probability is exactly
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from discrete_choice.noise import Noise
 
-__all__ = ["Simulator", "masked_log_softmax", "prepare_inputs", "gather_choice", "pytree_dataclass"]
+__all__ = [
+    "Predictive",
+    "Simulator",
+    "gather_choice",
+    "masked_log_softmax",
+    "predict_argmax",
+    "prepare_inputs",
+    "pytree_dataclass",
+]
 
 
 def pytree_dataclass(cls=None, *, data_fields: tuple[str, ...] = ()):
@@ -112,19 +120,73 @@ def gather_choice(values: jax.Array, choice: Any) -> jax.Array:
     return jnp.take_along_axis(values, choice[..., None], axis=-1)[..., 0]
 
 
+class Predictive(NamedTuple):
+    """Predictive summary of the choice probabilities across draws.
+
+    Attributes:
+        mean: ``(..., n_alts)`` mean over draws of the per-draw choice probabilities.
+        variance: ``(..., n_alts)`` variance over draws of the per-draw probabilities (the
+            spread of the simulator's summands; 0 for simulators without draws).
+        prediction: ``(...)`` index of the available alternative with the largest ``mean``.
+    """
+
+    mean: jax.Array
+    variance: jax.Array
+    prediction: jax.Array
+
+
+def predict_argmax(mean: jax.Array, available: jax.Array | None) -> jax.Array:
+    """Index of the available alternative with the largest mean probability, ``(...)``."""
+    if available is not None:
+        mean = jnp.where(available, mean, -jnp.inf)
+    return jnp.argmax(mean, axis=-1)
+
+
 class Simulator:
     """Interface of every simulator of choice probabilities.
 
-    Subclasses implement :meth:`log_probabilities`; they may override :meth:`log_prob` with a
-    cheaper path that only evaluates the chosen alternative. Simulators are frozen dataclasses
-    and JAX pytrees, so they can be closed over or passed into jitted functions.
+    Subclasses implement :meth:`log_probabilities` (all alternatives) and may override
+    :meth:`chosen_log_prob` with a cheaper path for the chosen alternative only, and
+    :meth:`check` with validation that needs concrete values. The public methods
+    :meth:`log_prob`, :meth:`probabilities` and :meth:`predictive` validate their inputs, then
+    run the computation under ``jax.jit`` (inlined when the caller is already tracing).
+    Simulators are frozen dataclasses and JAX pytrees, so they can be closed over or passed
+    into jitted functions; a GHK or any other simulator plugs in by implementing the same
+    hooks.
     """
+
+    def check(self, utility: jax.Array, available: jax.Array | None, noise: Noise) -> None:
+        """Raise ``ValueError`` if this simulator cannot handle ``noise``; no-op by default."""
 
     def log_probabilities(
         self, utility: jax.Array, available: jax.Array | None, noise: Noise
     ) -> jax.Array:
         """Log choice probabilities, ``(..., n_alts)``, ``-inf`` where unavailable."""
         raise NotImplementedError
+
+    def chosen_log_prob(
+        self, utility: jax.Array, choice: jax.Array, available: jax.Array | None, noise: Noise
+    ) -> jax.Array:
+        """Log probability of ``choice``, ``(...)``; by default gathered from all alternatives."""
+        return gather_choice(self.log_probabilities(utility, available, noise), choice)
+
+    def predictive_summary(
+        self, utility: jax.Array, available: jax.Array | None, noise: Noise
+    ) -> Predictive:
+        """Mean, variance across draws and argmax of the probabilities (variance 0 here)."""
+        log_p = self.log_probabilities(utility, available, noise)
+        mean = jnp.exp(log_p)
+        if available is not None:
+            mean = jnp.where(available, mean, 0.0)
+        return Predictive(mean, jnp.zeros_like(mean), predict_argmax(mean, available))
+
+    def _prepare(self, utility, available, noise):
+        utility, available = prepare_inputs(utility, available)
+        noise = Noise() if noise is None else noise
+        if not isinstance(noise, Noise):
+            raise TypeError(f"noise must be a discrete_choice.noise.Noise; got {type(noise).__name__}")
+        self.check(utility, available, noise)
+        return utility, available, noise
 
     def log_prob(
         self,
@@ -145,9 +207,15 @@ class Simulator:
         Returns:
             ``(...)`` log probabilities; ``-inf`` when the chosen alternative is unavailable.
         """
-        utility, available = prepare_inputs(utility, available)
-        noise = Noise() if noise is None else noise
-        return gather_choice(self.log_probabilities(utility, available, noise), choice)
+        utility, available, noise = self._prepare(utility, available, noise)
+        choice = jnp.asarray(choice)
+        if not jnp.issubdtype(choice.dtype, jnp.integer):
+            choice = choice.astype(jnp.int32)
+        batch = jnp.broadcast_shapes(utility.shape[:-1], choice.shape)
+        utility = jnp.broadcast_to(utility, batch + utility.shape[-1:])
+        if available is not None:
+            available = jnp.broadcast_to(available, utility.shape)
+        return _jit_chosen_log_prob(self, utility, jnp.broadcast_to(choice, batch), available, noise)
 
     def probabilities(
         self,
@@ -156,10 +224,33 @@ class Simulator:
         noise: Noise | None = None,
     ) -> jax.Array:
         """Choice probabilities, ``(..., n_alts)``, exactly 0 where unavailable."""
-        utility, available = prepare_inputs(utility, available)
-        noise = Noise() if noise is None else noise
-        log_p = self.log_probabilities(utility, available, noise)
-        probs = jnp.exp(log_p)
-        if available is not None:
-            probs = jnp.where(available, probs, 0.0)
-        return probs
+        utility, available, noise = self._prepare(utility, available, noise)
+        return _jit_probabilities(self, utility, available, noise)
+
+    def predictive(
+        self,
+        utility: jax.Array,
+        available: jax.Array | None = None,
+        noise: Noise | None = None,
+    ) -> Predictive:
+        """Mean probabilities, their variance across draws and the argmax prediction."""
+        utility, available, noise = self._prepare(utility, available, noise)
+        return _jit_predictive(self, utility, available, noise)
+
+
+@jax.jit
+def _jit_chosen_log_prob(simulator, utility, choice, available, noise):
+    return simulator.chosen_log_prob(utility, choice, available, noise)
+
+
+@jax.jit
+def _jit_probabilities(simulator, utility, available, noise):
+    probs = jnp.exp(simulator.log_probabilities(utility, available, noise))
+    if available is not None:
+        probs = jnp.where(available, probs, 0.0)
+    return probs
+
+
+@jax.jit
+def _jit_predictive(simulator, utility, available, noise):
+    return simulator.predictive_summary(utility, available, noise)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -20,32 +20,10 @@ from discrete_choice.draws import (
 from discrete_choice.noise import Noise, standard_quantile
 from discrete_choice.simulators._base import Simulator
 
-__all__ = ["DEFAULT_MEMORY_BUDGET_BYTES", "DrawBased", "Predictive"]
+__all__ = ["DEFAULT_MEMORY_BUDGET_BYTES", "DrawBased", "apply_noise"]
 
 DEFAULT_MEMORY_BUDGET_BYTES = 256 * 2**20
 """Default bound, in bytes, on the stored draws array ``(n_draws, ..., n_alts)`` (256 MiB)."""
-
-
-class Predictive(NamedTuple):
-    """Predictive summary of the choice probabilities across draws.
-
-    Attributes:
-        mean: ``(..., n_alts)`` mean over draws of the per-draw choice probabilities.
-        variance: ``(..., n_alts)`` variance over draws of the per-draw probabilities (the
-            spread of the simulator's summands, 0 for simulators without draws).
-        prediction: ``(...)`` index of the available alternative with the largest ``mean``.
-    """
-
-    mean: jax.Array
-    variance: jax.Array
-    prediction: jax.Array
-
-
-def predict_argmax(mean: jax.Array, available: jax.Array | None) -> jax.Array:
-    """Index of the available alternative with the largest mean probability, ``(...)``."""
-    if available is not None:
-        mean = jnp.where(available, mean, -jnp.inf)
-    return jnp.argmax(mean, axis=-1)
 
 
 def apply_noise(noise: Noise, standard: jax.Array, dtype) -> jax.Array:

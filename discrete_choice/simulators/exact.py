@@ -10,31 +10,30 @@ from jax.scipy.special import log_ndtr
 from discrete_choice.noise import Noise
 from discrete_choice.simulators._base import Simulator, masked_log_softmax, pytree_dataclass
 
-__all__ = ["Exact", "common_scale", "log_argmax_indicator"]
+__all__ = ["Exact", "check_common_scale", "log_argmax_indicator"]
 
 
-def common_scale(noise: Noise, n_alts: int, dtype) -> jax.Array:
-    """Return the scale shared by all alternatives, shape ``(..., 1)`` or ``()``.
+def check_common_scale(noise: Noise, n_alts: int) -> None:
+    """Raise ``ValueError`` unless one scale is shared by all alternatives.
 
-    Raises ``ValueError`` when the scales differ between alternatives, or when they are traced
-    with an ``n_alts`` axis and cannot be checked (pass the scale with shape ``(..., 1)``).
+    A traced scale with an alternatives axis cannot be checked and is rejected too: pass it
+    with shape ``(..., 1)``.
     """
-    scale = noise.scale_or_one(dtype)
-    if scale.ndim == 0 or scale.shape[-1] == 1 or n_alts == 1:
-        return scale if scale.ndim == 0 else scale[..., :1]
+    scale = noise.scale
+    if scale is None or n_alts == 1 or jnp.ndim(scale) == 0 or jnp.shape(scale)[-1] == 1:
+        return
     if isinstance(scale, jax.core.Tracer):
         raise ValueError(
             "the Exact simulator needs one scale shared by all alternatives, but the scale has "
-            f"an alternatives axis of size {scale.shape[-1]} and is traced; pass it with shape "
-            "(..., 1), or use Quadrature for scales that differ by alternative"
+            f"an alternatives axis of size {jnp.shape(scale)[-1]} and is traced; pass it with "
+            "shape (..., 1), or use Quadrature for scales that differ by alternative"
         )
     values = np.asarray(scale)
     if not np.all(values == values[..., :1]):
         raise ValueError(
             "the Exact simulator has no closed form for Gumbel noise whose scale differs between "
-            f"alternatives (got scales {values.ravel()[:6]}...); use Quadrature or Smoothed"
+            f"alternatives (got scale = {values.tolist()}); use Quadrature or Smoothed"
         )
-    return scale[..., :1]
 
 
 def log_argmax_indicator(utility: jax.Array, available: jax.Array | None) -> jax.Array:
@@ -68,20 +67,28 @@ class Exact(Simulator):
     Any other noise raises ``ValueError`` that names the simulators that do apply.
     """
 
-    def log_probabilities(self, utility, available, noise):
+    def check(self, utility, available, noise):
         n_alts = utility.shape[-1]
+        if noise.family == "gumbel":
+            check_common_scale(noise, n_alts)
+        elif noise.family == "normal" and n_alts == 2:
+            pass
+        elif noise.family != "none":
+            raise ValueError(
+                f"the Exact simulator has no closed form for {noise.family!r} noise with "
+                f"{n_alts} alternatives (closed forms: Gumbel with equal scales, Normal with two "
+                "alternatives); use Quadrature for independent noise or Smoothed otherwise"
+            )
+
+    def log_probabilities(self, utility, available, noise):
         if noise.family == "none":
             return log_argmax_indicator(utility, available)
         if noise.family == "gumbel":
-            scale = common_scale(noise, n_alts, utility.dtype)
+            scale = noise.scale_or_one(utility.dtype)
+            if scale.ndim > 0:
+                scale = scale[..., :1]
             return masked_log_softmax(utility / scale, available)
-        if noise.family == "normal" and n_alts == 2:
-            return _binary_probit(utility, available, noise)
-        raise ValueError(
-            f"the Exact simulator has no closed form for {noise.family!r} noise with "
-            f"{n_alts} alternatives (closed forms: Gumbel with equal scales, Normal with two "
-            "alternatives); use Quadrature for independent noise or Smoothed otherwise"
-        )
+        return _binary_probit(utility, available, noise)
 
 
 def _binary_probit(utility, available, noise):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from discrete_choice.noise import Noise
-from discrete_choice.simulators._base import prepare_inputs, pytree_dataclass
-from discrete_choice.simulators._draw_based import DrawBased, Predictive, apply_noise, predict_argmax
+from discrete_choice.simulators._base import Predictive, predict_argmax, pytree_dataclass
+from discrete_choice.simulators._draw_based import DrawBased, apply_noise
 from discrete_choice.simulators.exact import log_argmax_indicator
 
 __all__ = ["Frequency"]
@@ -49,10 +48,8 @@ class Frequency(DrawBased):
         sums, _ = self._shares(utility, available, noise)
         return jnp.log(jnp.sum(sums, axis=0)) - jnp.log(jnp.asarray(self.n_draws, utility.dtype))
 
-    def predictive(self, utility, available=None, noise=None) -> Predictive:
+    def predictive_summary(self, utility, available, noise) -> Predictive:
         """Win shares and their variance over draws ``p (1 - p)``, ``(..., n_alts)``."""
-        utility, available = prepare_inputs(utility, available)
-        noise = Noise() if noise is None else noise
         if noise.family == "none":
             mean = jnp.exp(log_argmax_indicator(utility, available))
             return Predictive(mean, jnp.zeros_like(mean), predict_argmax(mean, available))

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from discrete_choice.noise import Noise, validate_positive
+from discrete_choice.noise import validate_positive
 from discrete_choice.simulators._base import (
+    Predictive,
     gather_choice,
     masked_log_softmax,
-    prepare_inputs,
+    predict_argmax,
     pytree_dataclass,
 )
-from discrete_choice.simulators._draw_based import DrawBased, Predictive, apply_noise, predict_argmax
-from discrete_choice.simulators.exact import log_argmax_indicator
+from discrete_choice.simulators._draw_based import DrawBased, apply_noise
 
 __all__ = ["Smoothed"]
 
@@ -79,15 +78,8 @@ class Smoothed(DrawBased):
         eps = apply_noise(noise, standard, utility.dtype)
         return (utility + eps) / jnp.asarray(self.tau, utility.dtype)
 
-    def log_prob(self, utility, choice, available=None, noise=None):
-        utility, available = prepare_inputs(utility, available)
-        noise = Noise() if noise is None else noise
-        choice = jnp.asarray(choice)
-        batch = jnp.broadcast_shapes(utility.shape[:-1], choice.shape)
-        utility = jnp.broadcast_to(utility, batch + utility.shape[-1:])
-        if available is not None:
-            available = jnp.broadcast_to(available, utility.shape)
-        choice = jnp.broadcast_to(choice, batch).astype(jnp.int32)
+    def chosen_log_prob(self, utility, choice, available, noise):
+        batch = choice.shape
         if noise.family == "none":
             scaled = utility / jnp.asarray(self.tau, utility.dtype)
             return gather_choice(masked_log_softmax(scaled, available), choice)
@@ -121,10 +113,8 @@ class Smoothed(DrawBased):
         family = "normal" if noise.is_correlated else noise.family
         return _log_mean_exp(self.map_draws(body, utility.shape, family, utility.dtype), self.n_draws)
 
-    def predictive(self, utility, available=None, noise=None) -> Predictive:
+    def predictive_summary(self, utility, available, noise) -> Predictive:
         """Mean and variance over draws of the per-draw smoothed probabilities ``(..., n_alts)``."""
-        utility, available = prepare_inputs(utility, available)
-        noise = Noise() if noise is None else noise
         if noise.family == "none":
             mean = jnp.exp(masked_log_softmax(utility / jnp.asarray(self.tau, utility.dtype), available))
             return Predictive(mean, jnp.zeros_like(mean), predict_argmax(mean, available))

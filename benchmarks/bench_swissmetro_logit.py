@@ -318,22 +318,40 @@ def run_tool_process(tool, data_path, extra_args):
     return seconds, json.loads(result_lines[-1].removeprefix("RESULT "))
 
 
-def measure_tool(tool, data_path, process_runs, repeats):
-    """Return the timings and estimates of one tool, as a dict."""
-    process_seconds = []
-    for _ in range(process_runs):
-        seconds, _ = run_tool_process(tool, data_path, ["--once"])
-        process_seconds.append(seconds)
-    _, record = run_tool_process(tool, data_path, ["--repeats", str(repeats)])
-    record["process_seconds"] = process_seconds
-    return record
+def measure_tools(tools, data_path, process_runs, repeats):
+    """Return (records by tool, failure messages by tool).
+
+    The tools take turns in every round, so that a change in the load of a shared machine
+    affects all of them alike instead of the tool that happened to run at that time.
+    """
+    records = {}
+    failures = {}
+    process_seconds = {tool: [] for tool in tools}
+    rounds = [["--once"]] * process_runs + [["--repeats", str(repeats)]]
+    for round_number, extra_args in enumerate(rounds, start=1):
+        for tool in tools:
+            if tool in failures:
+                continue
+            print(f"round {round_number}/{len(rounds)}: {tool} {' '.join(extra_args)}",
+                  file=sys.stderr, flush=True)
+            try:
+                seconds, record = run_tool_process(tool, data_path, extra_args)
+            except RuntimeError as error:
+                failures[tool] = str(error).splitlines()[-1]
+                print(f"{tool} failed:\n{error}", file=sys.stderr)
+                continue
+            if extra_args == ["--once"]:
+                process_seconds[tool].append(seconds)
+            else:
+                records[tool] = {**record, "process_seconds": process_seconds[tool]}
+    return records, failures
 
 
 def median(values):
     return statistics.median(values) if values else float("nan")
 
 
-def describe_machine():
+def describe_machine(load_at_start):
     """Return one line with the CPU, load, Python version, git commit and date."""
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
@@ -351,8 +369,9 @@ def describe_machine():
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     if git("status", "--porcelain", "--", "discrete_choice"):
         commit += " with uncommitted changes in discrete_choice/"
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} logical cores, load average {load} at the end, "
+    load_at_end = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (f"{cpu}, {os.cpu_count()} logical cores, load average (1, 5, 15 min) "
+            f"{load_at_start} at the start and {load_at_end} at the end, "
             f"Python {sys.version.split()[0]}, git commit {commit}, "
             f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
 
@@ -434,9 +453,9 @@ def print_std_errors_table(records):
     print()
 
 
-def print_report(records, failures):
+def print_report(records, failures, load_at_start):
     """Print the machine line and the timing, estimate and standard-error tables in Markdown."""
-    print(f"Machine: {describe_machine()}")
+    print(f"Machine: {describe_machine(load_at_start)}")
     print()
     print_timing_table(records)
     print_estimates_table(records)
@@ -470,16 +489,10 @@ def main(argv=None):
         run_child(args.tool, args.data.resolve(), args.once, args.repeats)
         return
 
-    records = {}
-    failures = {}
-    for tool in args.tools:
-        print(f"timing {tool} ...", file=sys.stderr, flush=True)
-        try:
-            records[tool] = measure_tool(tool, args.data.resolve(), args.process_runs, args.repeats)
-        except RuntimeError as error:
-            failures[tool] = str(error).splitlines()[-1]
-            print(f"{tool} failed:\n{error}", file=sys.stderr)
-    print_report(records, failures)
+    load_at_start = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    tools = [tool for tool in TOOLS if tool in args.tools]
+    records, failures = measure_tools(tools, args.data.resolve(), args.process_runs, args.repeats)
+    print_report(records, failures, load_at_start)
     if args.json is not None:
         args.json.write_text(json.dumps(records, indent=2) + "\n")
 

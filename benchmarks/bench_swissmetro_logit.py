@@ -290,6 +290,7 @@ def run_child(tool, data_path, once, repeats):
     record = {
         "tool": tool,
         "version": package_version(tool, modules),
+        "package_path": str(Path(sys.modules[tool].__file__).parent),
         "n_obs": len(table),
         "import_seconds": import_seconds,
         "first_fit_seconds": first_fit_seconds,
@@ -402,7 +403,7 @@ def print_timing_table(records):
         runs = ", ".join(f"{seconds:.2f}" for seconds in record["process_seconds"])
         warm = ", ".join(f"{seconds:.3g}" for seconds in record["warm_fit_seconds"])
         print(f"- {tool}: whole processes {runs} s; import {record['import_seconds']:.2f} s; "
-              f"warm fits {warm} s")
+              f"warm fits {warm} s; imported from {record['package_path']}")
     print()
 
 

@@ -17,6 +17,13 @@ from discrete_choice.noise import Noise
 from discrete_choice.results import MLEResults
 from discrete_choice.simulators import Exact, Frequency, Quadrature, Smoothed
 from discrete_choice.utility import LinearSpec
+from discrete_choice import plots, temperature
+from discrete_choice.temperature import (
+    fit_annealed,
+    simulator_bias_variance,
+    temperature_sweep,
+    tune_temperature,
+)
 
 __version__ = "0.1.0"
 
@@ -35,7 +42,13 @@ __all__ = [
     "Priors",
     "Quadrature",
     "Smoothed",
+    "fit_annealed",
     "fit_mle",
+    "plots",
+    "simulator_bias_variance",
+    "temperature",
+    "temperature_sweep",
+    "tune_temperature",
     "load_dataset",
     "ChoiceDataError",
     "ConvergenceWarning",

@@ -144,21 +144,21 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
     zero = {name: transforms[name].inv(site["value"]) for name, site in latent.items()}
     _, unravel = ravel_pytree(zero)
     compiled = _compiled_functions(prepared.model, tuple(latent), transforms, unravel)
-    inputs = prepared.inputs
+    arguments = (prepared.inputs, choice, prepared.model.simulator)
 
     def per_observation(theta: jax.Array) -> jax.Array:
-        return compiled.per_observation(theta, inputs, choice)
+        return compiled.per_observation(theta, *arguments)
 
     return LikelihoodFunctions(prepared=prepared, sites=tuple(latent), labels=tuple(labels),
                                transforms=transforms, unravel=unravel,
                                per_observation=per_observation,
-                               evaluate=lambda theta: compiled.evaluate(theta, inputs, choice),
-                               scores=lambda theta: compiled.scores(theta, inputs, choice))
+                               evaluate=lambda theta: compiled.evaluate(theta, *arguments),
+                               scores=lambda theta: compiled.scores(theta, *arguments))
 
 
 @dataclass(frozen=True, eq=False)
 class _Compiled:
-    """Jitted log-likelihood functions of ``(theta, inputs, choice)`` for one model."""
+    """Jitted log-likelihood functions of ``(theta, inputs, choice, simulator)`` for one model."""
 
     per_observation: Any
     evaluate: Any
@@ -170,41 +170,46 @@ _MAX_COMPILED = 32
 
 
 def _model_key(model: ChoiceModel, sites: tuple[str, ...]) -> Any:
-    """Key of a model's likelihood: its class and every field except the priors (unused here)."""
+    """Key of a model's likelihood: its class, its fields except the priors (unused here), and
+    the simulator's structure; the simulator's array leaves (key, tau) are arguments instead."""
     import dataclasses
 
     fields = tuple((f.name, repr(getattr(model, f.name))) for f in dataclasses.fields(model)
-                   if f.name != "priors")
-    return (type(model), fields, sites)
+                   if f.name not in ("priors", "simulator"))
+    return (type(model), fields, jax.tree_util.tree_structure(model.simulator), sites)
 
 
 def _compiled_functions(model: ChoiceModel, sites: tuple[str, ...], transforms, unravel) -> _Compiled:
     """Return jitted likelihood functions, reused by later fits of an equal model.
 
-    The data enter as arguments, not closures, so refitting the same model on data of the same
-    shapes compiles nothing (the warm fit a user sees in a loop or a bootstrap).
+    The data and the simulator's leaves (draw key, temperature) enter as arguments, not
+    closures, so refitting the same model on data of the same shapes, or with another draw key,
+    compiles nothing (the warm fit a user sees in a loop, a bootstrap or a sweep over keys).
     """
+    import dataclasses
+
     key = _model_key(model, sites)
     if key in _COMPILED:
         return _COMPILED[key]
 
-    def per_observation(theta, inputs, choice):
+    def per_observation(theta, inputs, choice, simulator):
         unconstrained = unravel(theta)
         values = {name: transforms[name](unconstrained[name]) for name in sites}
+        bound = dataclasses.replace(model, simulator=simulator)
         model_trace = handlers.trace(handlers.substitute(
-            lambda: model.model(inputs, choice), data=values)).get_trace()
+            lambda: bound.model(inputs, choice), data=values)).get_trace()
         site = model_trace[CHOICE_SITE]
         log_prob = site["fn"].log_prob(site["value"])
         if site["scale"] is not None:
             log_prob = log_prob * site["scale"]
         return log_prob
 
-    def objective(theta, inputs, choice):
-        return -jnp.sum(per_observation(theta, inputs, choice)) / choice.shape[0]
+    def objective(theta, inputs, choice, simulator):
+        return -jnp.sum(per_observation(theta, inputs, choice, simulator)) / choice.shape[0]
 
-    def evaluate(theta, inputs, choice):
-        value, gradient = jax.value_and_grad(objective)(theta, inputs, choice)
-        return value, gradient, jax.hessian(objective)(theta, inputs, choice)
+    def evaluate(theta, *arguments):
+        value, gradient = jax.value_and_grad(objective)(theta, *arguments)
+        return value, gradient, jax.hessian(objective)(theta, *arguments)
 
     compiled = _Compiled(per_observation=jax.jit(per_observation), evaluate=jax.jit(evaluate),
                          scores=jax.jit(jax.jacfwd(per_observation)))

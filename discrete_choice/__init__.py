@@ -17,6 +17,8 @@ from discrete_choice.noise import Noise
 from discrete_choice.results import MLEResults
 from discrete_choice.simulators import Exact, Frequency, Quadrature, Smoothed
 from discrete_choice.utility import LinearSpec
+from discrete_choice.inference.train import TrainOptions, TrainResult, train
+from discrete_choice.models.neural import NetworkConfig, NeuralChoiceModel, classification_data
 from discrete_choice import plots, temperature
 from discrete_choice.temperature import (
     fit_annealed,
@@ -38,12 +40,18 @@ __all__ = [
     "Logit",
     "MLEOptions",
     "MLEResults",
+    "NetworkConfig",
+    "NeuralChoiceModel",
     "Noise",
     "Priors",
     "Quadrature",
     "Smoothed",
+    "TrainOptions",
+    "TrainResult",
+    "classification_data",
     "fit_annealed",
     "fit_mle",
+    "train",
     "plots",
     "simulator_bias_variance",
     "temperature",

@@ -35,7 +35,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,45 +297,20 @@ def train(model: ChoiceModel, data: ChoiceData, *, validation: ChoiceData | None
     opt_state = optimizer.init(unconstrained)
     n_obs = data.n_obs
     batch_size = min(options.batch_size, n_obs)
-    n_batches = n_obs // batch_size
     inputs = prepared.inputs
     choice = prepared.choice
 
-    def loss(params, batch_inputs, batch_choice, simulator):
-        values = _constrain(site_info, params)
-        per_obs = _log_likelihood(dataclasses.replace(train_model, simulator=simulator), values,
-                                  batch_inputs, batch_choice)
-        if batch_inputs.weights is None:
-            return -jnp.mean(per_obs)
-        return -jnp.sum(per_obs) / jnp.sum(batch_inputs.weights)
-
-    @jax.jit
-    def run_epoch(params, state, epoch, inputs, choice):
-        order = jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n_obs)
-        batches = order[: n_batches * batch_size].reshape(n_batches, batch_size)
-        epoch_key = jax.random.fold_in(draw_key, epoch)
-
-        def step(carry, xs):
-            params, state = carry
-            index, b = xs
-            simulator = _replace_key(train_model.simulator, jax.random.fold_in(epoch_key, b))
-            batch_inputs = jax.tree_util.tree_map(lambda a: a[index], inputs)
-            value, grads = jax.value_and_grad(loss)(params, batch_inputs, choice[index],
-                                                    simulator)
-            updates, state = optimizer.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), value
-
-        (params, state), values = jax.lax.scan(step, (params, state),
-                                               (batches, jnp.arange(n_batches)))
-        return params, state, jnp.mean(values)
+    run_epoch = _epoch_runner(_for_compilation(train_model), site_info, optimizer, options,
+                              n_obs, batch_size)
+    simulator = train_model.simulator
 
     validation_prepared = None if validation is None else eval_model.prepare(validation)
-    evaluator = _chosen_evaluator(eval_model, eval_key)
+    evaluator = _chosen_evaluator(_for_compilation(eval_model))
 
     def validation_loss(params) -> float:
         values = _constrain(site_info, params)
-        log_p = _batched_chosen(evaluator, values, validation_prepared,
-                                options.eval_batch_size)
+        log_p = _batched_chosen(evaluator, values, validation_prepared, eval_model.simulator,
+                                eval_key, options.eval_batch_size)
         weights = (np.ones(validation.n_obs) if validation.weights is None
                    else validation.weights)
         return float(-np.sum(weights * log_p) / np.sum(weights))
@@ -347,8 +323,8 @@ def train(model: ChoiceModel, data: ChoiceData, *, validation: ChoiceData | None
     bar = tqdm(range(options.max_epochs), disable=not options.progress, desc=model.name,
                unit="epoch")
     for epoch in bar:
-        unconstrained, opt_state, train_value = run_epoch(unconstrained, opt_state, epoch,
-                                                          inputs, choice)
+        unconstrained, opt_state, train_value = run_epoch(
+            unconstrained, opt_state, epoch, inputs, choice, simulator, shuffle_key, draw_key)
         train_losses.append(float(train_value))
         postfix = {"train": f"{train_losses[-1]:.4f}"}
         if validation_prepared is not None:
@@ -463,47 +439,152 @@ def _batches(n_obs: int, batch_size: int):
         yield index, np.minimum(index, n_obs - 1), min(batch_size, n_obs - start)
 
 
-def _chosen_evaluator(model: ChoiceModel, key: jax.Array):
-    """Return a compiled ``(values, batch_inputs, batch_choice) -> log P`` of the chosen alternative."""
-
-    @jax.jit
-    def chosen(values, batch_inputs, batch_choice):
-        simulator = _replace_key(model.simulator, key)
-        distribution = _distribution(dataclasses.replace(model, simulator=simulator), values,
-                                     batch_inputs)
-        return distribution.log_prob(batch_choice)
-
-    return chosen
+# Compiled training and evaluation functions are cached across calls, keyed by the model's
+# structure (every field but the simulator) and the simulator's static settings, so a sweep
+# over temperatures or keys (pytree leaves of the simulator) compiles once. The cache keeps
+# references to its keys' objects, so an id is never reused while its entry lives.
+_CACHE_SIZE = 32
+_compiled: OrderedDict[Hashable, Any] = OrderedDict()
 
 
-def _batched_chosen(evaluator, values, prepared, batch_size) -> np.ndarray:
+class _Identity:
+    """Hashable stand-in for an unhashable object, equal only to itself."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.value is self.value
+
+
+def _hashable(value: Any) -> Hashable:
+    try:
+        hash(value)
+    except TypeError:
+        return _Identity(value)
+    return value
+
+
+def _for_compilation(model: ChoiceModel) -> ChoiceModel:
+    """Return the model with settings that do not change its likelihood reset, if it has any."""
+    reset = getattr(model, "without_initialisation", None)
+    return model if reset is None else reset()
+
+
+def _model_key(model: ChoiceModel) -> tuple:
+    fields = tuple((f.name, _hashable(getattr(model, f.name)))
+                   for f in dataclasses.fields(model) if f.name != "simulator")
+    return (type(model), fields, jax.tree_util.tree_structure(model.simulator))
+
+
+def _cached(key: Hashable, build: Callable[[], Any]) -> Any:
+    if key in _compiled:
+        _compiled.move_to_end(key)
+        return _compiled[key]
+    function = build()
+    _compiled[key] = function
+    if len(_compiled) > _CACHE_SIZE:
+        _compiled.popitem(last=False)
+    return function
+
+
+def _epoch_runner(model: ChoiceModel, site_info, optimizer, options: TrainOptions, n_obs: int,
+                  batch_size: int):
+    """Return ``run_epoch(params, state, epoch, inputs, choice, simulator, shuffle_key,
+    draw_key) -> (params, state, mean loss)``, compiled: one shuffled pass of optimiser steps."""
+    optimizer_key = (("adam", options.learning_rate) if options.optimizer is None
+                     else _hashable(options.optimizer))
+    key = ("epoch", _model_key(model), tuple(site_info), optimizer_key, n_obs, batch_size)
+    n_batches = n_obs // batch_size
+
+    def loss(params, batch_inputs, batch_choice, simulator):
+        values = _constrain(site_info, params)
+        per_obs = _log_likelihood(dataclasses.replace(model, simulator=simulator), values,
+                                  batch_inputs, batch_choice)
+        if batch_inputs.weights is None:
+            return -jnp.mean(per_obs)
+        return -jnp.sum(per_obs) / jnp.sum(batch_inputs.weights)
+
+    def build():
+        @jax.jit
+        def run_epoch(params, state, epoch, inputs, choice, simulator, shuffle_key, draw_key):
+            order = jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n_obs)
+            batches = order[: n_batches * batch_size].reshape(n_batches, batch_size)
+            epoch_key = jax.random.fold_in(draw_key, epoch)
+
+            def step(carry, xs):
+                params, state = carry
+                index, b = xs
+                step_simulator = _replace_key(simulator, jax.random.fold_in(epoch_key, b))
+                batch_inputs = jax.tree_util.tree_map(lambda a: a[index], inputs)
+                value, grads = jax.value_and_grad(loss)(params, batch_inputs, choice[index],
+                                                        step_simulator)
+                updates, state = optimizer.update(grads, state, params)
+                return (optax.apply_updates(params, updates), state), value
+
+            (params, state), values = jax.lax.scan(step, (params, state),
+                                                   (batches, jnp.arange(n_batches)))
+            return params, state, jnp.mean(values)
+
+        return run_epoch
+
+    return _cached(key, build)
+
+
+def _chosen_evaluator(model: ChoiceModel):
+    """Return a compiled ``(values, batch_inputs, batch_choice, simulator, key) -> log P`` of
+    the chosen alternative."""
+
+    def build():
+        @jax.jit
+        def chosen(values, batch_inputs, batch_choice, simulator, key):
+            simulator = _replace_key(simulator, key)
+            distribution = _distribution(dataclasses.replace(model, simulator=simulator),
+                                         values, batch_inputs)
+            return distribution.log_prob(batch_choice)
+
+        return chosen
+
+    return _cached(("chosen", _model_key(model)), build)
+
+
+def _batched_chosen(evaluator, values, prepared, simulator, key, batch_size) -> np.ndarray:
     """Log probability of the observed choice, ``(n_obs,)``, evaluated in padded batches."""
     batch_size = min(batch_size, prepared.data.n_obs)
     out = []
     for _, index, n_valid in _batches(prepared.data.n_obs, batch_size):
         batch_inputs = jax.tree_util.tree_map(lambda a: a[index], prepared.inputs)
-        out.append(np.asarray(evaluator(values, batch_inputs, prepared.choice[index]))[:n_valid])
+        log_p = evaluator(values, batch_inputs, prepared.choice[index], simulator, key)
+        out.append(np.asarray(log_p)[:n_valid])
     return np.concatenate(out)
 
 
 def _batched_outputs(model, values, prepared, key, batch_size, what: str):
     batch_size = min(batch_size, prepared.data.n_obs)
 
-    @jax.jit
-    def evaluate(values, batch_inputs):
-        simulator = _replace_key(model.simulator, key)
-        distribution = _distribution(dataclasses.replace(model, simulator=simulator), values,
-                                     batch_inputs)
-        if what == "log_probabilities":
-            return distribution.simulator.log_probabilities(
-                distribution.utility, distribution.available, distribution.noise)
-        scale = jnp.broadcast_to(distribution.noise.scale_or_one(distribution.utility.dtype),
-                                 distribution.utility.shape)
-        return distribution.utility, scale
+    def build():
+        @jax.jit
+        def evaluate(values, batch_inputs, simulator, key):
+            simulator = _replace_key(simulator, key)
+            distribution = _distribution(dataclasses.replace(model, simulator=simulator),
+                                         values, batch_inputs)
+            if what == "log_probabilities":
+                return distribution.simulator.log_probabilities(
+                    distribution.utility, distribution.available, distribution.noise)
+            scale = jnp.broadcast_to(
+                distribution.noise.scale_or_one(distribution.utility.dtype),
+                distribution.utility.shape)
+            return distribution.utility, scale
 
+        return evaluate
+
+    evaluate = _cached((what, _model_key(_for_compilation(model))), build)
     pieces = []
     for _, index, n_valid in _batches(prepared.data.n_obs, batch_size):
         batch_inputs = jax.tree_util.tree_map(lambda a: a[index], prepared.inputs)
-        result = evaluate(values, batch_inputs)
+        result = evaluate(values, batch_inputs, model.simulator, key)
         pieces.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:n_valid], result))
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts), *pieces)

@@ -58,7 +58,13 @@ import numpyro.distributions as dist
 from numpyro.contrib.module import eqx_module, eqx_to_dict, random_eqx_module
 
 from discrete_choice.data import ChoiceData
-from discrete_choice.models._base import ChoiceModel, ModelInputs, ParameterBlock, PreparedModel
+from discrete_choice.models._base import (
+    ChoiceModel,
+    ModelInputs,
+    ParameterBlock,
+    PreparedModel,
+    Priors,
+)
 from discrete_choice.noise import FAMILIES, Family, Noise
 from discrete_choice.utility import Design, LinearSpec, build_design
 
@@ -77,6 +83,8 @@ Activation = Literal["relu", "tanh", "gelu", "softplus", "silu"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 ScaleHead = Literal["none", "shared", "per_alternative"]
 SCALE_HEADS: tuple[str, ...] = get_args(ScaleHead)
+
+_UNUSED_PRIORS = Priors()  # stands in for the priors of a model without linear coefficients
 
 _ACTIVATION_FUNCTIONS = {
     "relu": jax.nn.relu,
@@ -375,6 +383,19 @@ class NeuralChoiceModel(ChoiceModel):
                           "per_alternative": "network, one per alternative"}[
                               self.network.scale_head],
                 "scale_floor": self.network.scale_floor}
+
+    def without_initialisation(self) -> NeuralChoiceModel:
+        """Return a model with the same likelihood whose initialisation settings are reset.
+
+        The trainer keys its compiled functions on the model's fields; weights are substituted
+        into the model, so ``init_seed`` and, without a linear part, the priors do not change
+        the compiled likelihood, and resetting them lets fits that differ only there (seeds of
+        an experiment) share one compilation.
+        """
+        model = self.with_network(init_seed=0)
+        if self.spec is None:
+            model = dataclasses.replace(model, priors=_UNUSED_PRIORS)
+        return model
 
     def with_network(self, **changes: Any) -> NeuralChoiceModel:
         """Return the same model with fields of :attr:`network` replaced."""

@@ -29,6 +29,8 @@ The choice probabilities have no closed form; the default simulator is
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
@@ -41,7 +43,7 @@ import numpyro.distributions as dist
 from numpyro.distributions.transforms import ExpTransform
 
 from discrete_choice.data import ChoiceData
-from discrete_choice.exceptions import SpecificationError
+from discrete_choice.exceptions import DiscreteChoiceWarning, SpecificationError
 from discrete_choice.models._base import (
     ChoiceModel,
     ModelInputs,
@@ -52,18 +54,43 @@ from discrete_choice.models._base import (
 from discrete_choice.noise import Noise
 from discrete_choice.simulators import Quadrature
 from discrete_choice.simulators._base import Simulator
-from discrete_choice.utility import Design
+from discrete_choice.utility import Design, LinearSpec
 
 __all__ = [
     "Heteroscedastic",
     "HEV",
     "HeteroscedasticProbit",
     "HeteroscedasticLogistic",
+    "logit_start",
     "positive_vector",
 ]
 
 ScaleFamily = Literal["normal", "gumbel", "logistic"]
 SCALE_FAMILIES: tuple[str, ...] = get_args(ScaleFamily)
+
+
+# Standard deviation of one noise term, by family: Normal 1, Gumbel pi / sqrt(6), Logistic pi / sqrt(3).
+_NOISE_SD = {"normal": 1.0, "gumbel": math.pi / math.sqrt(6.0), "logistic": math.pi / math.sqrt(3.0)}
+
+
+def logit_start(spec: LinearSpec, data: ChoiceData, difference_sd: float) -> dict[str, float]:
+    """Return start values from the multinomial logit, rescaled to another noise normalisation.
+
+    Logit coefficients are in units where a utility difference has standard deviation
+    ``pi / sqrt(3)``; they are multiplied by ``difference_sd / (pi / sqrt(3))`` so that they
+    approximate the coefficients of a model whose differences have standard deviation
+    ``difference_sd``. Warnings of the logit fit are suppressed: the model fitted next
+    reports its own.
+    """
+    from discrete_choice.models.logit import Logit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiscreteChoiceWarning)
+        result = Logit(spec).fit(data)
+    factor = difference_sd / _NOISE_SD["logistic"]
+    return {name: float(value) * factor
+            for name, value, reliable in zip(result.names, result.estimates, result.reliable)
+            if reliable and np.isfinite(value)}
 
 
 def positive_vector(log_prior: dist.Distribution, size: int) -> dist.Distribution:
@@ -206,6 +233,19 @@ class Heteroscedastic(ChoiceModel):
         if self.scale_covariates:
             start["lnsigma"] = np.zeros(len(self.scale_covariates))
         return start
+
+    def fit(self, data: ChoiceData, **options: Any):
+        """Fit by maximum likelihood, starting from the logit estimates unless ``start`` is given.
+
+        Heteroscedastic likelihoods are not concave; starting the coefficients at the rescaled
+        logit estimates (and the scales at 1) keeps the first Newton steps away from extreme
+        scale ratios.
+        """
+        from discrete_choice.inference.mle import fit_mle
+
+        if options.get("start") is None:
+            options["start"] = logit_start(self.spec, data, math.sqrt(2.0) * _NOISE_SD[self.family])
+        return fit_mle(self, data, **options)
 
     def describe_noise(self) -> dict[str, Any]:
         location = "location 0 is the mode" if self.family == "gumbel" else "mean 0"

@@ -42,7 +42,7 @@ import pandas as pd
 from discrete_choice.data import ChoiceData
 from discrete_choice.exceptions import SpecificationError
 from discrete_choice.models._base import ChoiceModel, ModelInputs, ParameterBlock, PreparedModel
-from discrete_choice.models.heteroscedastic import positive_vector
+from discrete_choice.models.heteroscedastic import logit_start, positive_vector
 from discrete_choice.noise import Noise
 from discrete_choice.simulators._base import Simulator
 from discrete_choice.simulators.ghk import GHK
@@ -179,6 +179,14 @@ class MultinomialProbit(ChoiceModel):
         start["chol_diag"] = np.diag(chol)[1:]
         start["chol_offdiag"] = chol[np.tril_indices(d, -1)]
         return start
+
+    def fit(self, data: ChoiceData, **options: Any):
+        """Fit by maximum likelihood, starting from the rescaled logit estimates unless ``start`` is given."""
+        from discrete_choice.inference.mle import fit_mle
+
+        if options.get("start") is None:
+            options["start"] = logit_start(self.spec, data, 1.0)
+        return fit_mle(self, data, **options)
 
     def describe_noise(self) -> dict[str, Any]:
         return {"family": "normal",

@@ -31,6 +31,7 @@ and their draw an unrestricted Normal, which integrates them out. The draws are 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -47,7 +48,7 @@ from discrete_choice.draws import (
     validate_n_draws,
 )
 from discrete_choice.noise import Noise
-from discrete_choice.simulators._base import Simulator, prepare_inputs, pytree_dataclass
+from discrete_choice.simulators._base import Simulator, pytree_dataclass
 
 __all__ = ["GHK", "difference_matrices"]
 
@@ -67,7 +68,7 @@ def difference_matrices(n_alts: int) -> np.ndarray:
     return matrices
 
 
-@pytree_dataclass(data_fields=("key",))
+@pytree_dataclass
 class GHK(Simulator):
     """GHK simulator for Normal noise with a full covariance (multinomial probit).
 
@@ -75,7 +76,8 @@ class GHK(Simulator):
         n_draws: Number of draws ``S`` per observation, a positive integer.
         scheme: Uniform draws: ``"pseudo"``, ``"halton"`` or ``"sobol"`` (see
             :mod:`discrete_choice.draws`); each observation gets its own randomisation.
-        key: ``int`` seed or JAX PRNG key of the draws.
+        key: ``int`` seed or JAX PRNG key of the draws; a key is stored as the tuple of its
+            ``key_data`` words, so the simulator stays hashable static configuration.
         antithetic: Pair each draw ``u`` with ``1 - u``.
 
     The noise must be ``Noise("normal", cholesky=L)`` with ``Cov(eps) = L L^T`` of shape
@@ -96,26 +98,44 @@ class GHK(Simulator):
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_draws", validate_n_draws(self.n_draws))
         check_scheme(self.scheme)
-        object.__setattr__(self, "key", as_key(self.key))
+        if isinstance(self.key, bool) or not isinstance(self.key, (int, np.integer, tuple)):
+            object.__setattr__(self, "key", tuple(
+                int(word) for word in np.asarray(jax.random.key_data(as_key(self.key))).ravel()))
+        elif isinstance(self.key, np.integer):
+            object.__setattr__(self, "key", int(self.key))
         if not isinstance(self.antithetic, bool):
             raise ValueError(f"antithetic must be True or False; got antithetic={self.antithetic!r}")
 
-    # ------------------------------------------------------------------ public
+    # ------------------------------------------------------------------ hooks
+    def check(self, utility, available, noise):
+        if noise.family != "normal":
+            raise ValueError(f"the GHK simulator needs Normal noise; got family={noise.family!r}. "
+                             "Use Quadrature for independent noise of other families, or Smoothed")
+
     def log_probabilities(self, utility, available, noise):
         n_alts = utility.shape[-1]
         covariance = _covariance(noise, n_alts, utility.dtype)
-        columns = [self._log_prob_of(utility, available, covariance, jnp.full(utility.shape[:-1], j))
+        columns = [self._log_prob_of(utility, available, covariance,
+                                     jnp.full(utility.shape[:-1], j, dtype=jnp.int32))
                    for j in range(n_alts)]
         return jnp.stack(columns, axis=-1)
 
-    def log_prob(self, utility, choice, available=None, noise=None):
-        utility, available = prepare_inputs(utility, available)
-        noise = Noise("normal") if noise is None else noise
+    def chosen_log_prob(self, utility, choice, available, noise):
         covariance = _covariance(noise, utility.shape[-1], utility.dtype)
         choice = jnp.broadcast_to(jnp.asarray(choice, dtype=jnp.int32), utility.shape[:-1])
         return self._log_prob_of(utility, available, covariance, choice)
 
     # ------------------------------------------------------------------ pieces
+    def _uniforms(self, shape: tuple[int, ...], dtype) -> jax.Array:
+        """Uniform draws ``(n_draws, *shape)``, computed once per key and shape.
+
+        The draws do not depend on the parameters, so they are computed eagerly and cached
+        instead of being traced into every compiled likelihood, gradient and Hessian (tracing
+        the quasi-random generators would dominate compile time).
+        """
+        return _cached_uniforms(self.key, self.scheme, self.n_draws, tuple(shape),
+                                self.antithetic, jnp.dtype(dtype).name)
+
     def _log_prob_of(self, utility, available, covariance, choice):
         """GHK log probability of ``choice`` ``(...)`` with utility ``(..., n_alts)``."""
         n_alts = utility.shape[-1]
@@ -135,19 +155,28 @@ class GHK(Simulator):
                 jnp.take_along_axis(available, choice[..., None], axis=-1).astype(utility.dtype)
             others_available = others_available > 0.5
             chosen_available = jnp.take_along_axis(available, choice[..., None], axis=-1)[..., 0]
-        uniforms = uniform_draws(key=self.key, scheme=self.scheme, n_draws=self.n_draws,
-                                 indices=draw_indices(0, self.n_draws),
-                                 shape=batch + (n_alts - 1,), antithetic=self.antithetic,
-                                 dtype=utility.dtype)
+        uniforms = self._uniforms(batch + (n_alts - 1,), utility.dtype)
         log_p = _ghk_log_terms(chol, bounds, others_available, uniforms)
         log_mean = jax.nn.logsumexp(log_p, axis=0) - jnp.log(float(self.n_draws))
         return jnp.where(chosen_available, log_mean, -jnp.inf)
 
 
+@functools.lru_cache(maxsize=8)
+def _cached_uniforms(seed: int | tuple[int, ...], scheme: str, n_draws: int,
+                     shape: tuple[int, ...], antithetic: bool, dtype: str) -> np.ndarray:
+    with jax.ensure_compile_time_eval():
+        if isinstance(seed, int):
+            key = jax.random.key(seed)
+        else:
+            key = jax.random.wrap_key_data(np.asarray(seed, dtype=np.uint32))
+        uniforms = uniform_draws(key=key, scheme=scheme, n_draws=n_draws,
+                                 indices=draw_indices(0, n_draws), shape=shape,
+                                 antithetic=antithetic, dtype=dtype)
+    return np.asarray(uniforms)
+
+
 def _covariance(noise: Noise, n_alts: int, dtype) -> jax.Array:
-    if noise.family != "normal":
-        raise ValueError(f"the GHK simulator needs Normal noise; got family={noise.family!r}. "
-                         "Use Quadrature or Smoothed for other families")
+    """Return ``Cov(eps)``, shape ``(..., n_alts, n_alts)``, from a Cholesky factor or scales."""
     if noise.is_correlated:
         chol = jnp.asarray(noise.cholesky, dtype=dtype)
         if chol.shape[-1] != n_alts:

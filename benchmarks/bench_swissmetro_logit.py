@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -268,24 +269,29 @@ def package_version(tool, modules):
     return version(tool)
 
 
+def timed(function, *arguments):
+    """Call function and return (its result, wall-clock seconds, CPU seconds of all threads)."""
+    wall_start = time.perf_counter()
+    cpu_start = time.process_time()
+    result = function(*arguments)
+    return result, time.perf_counter() - wall_start, time.process_time() - cpu_start
+
+
 def run_child(tool, data_path, once, repeats):
     """Import one tool, fit the model and print one JSON line with timings and estimates."""
     import_tool, fit_tool = TOOL_FUNCTIONS[tool]
-    start = time.perf_counter()
-    modules = import_tool()
-    import_seconds = time.perf_counter() - start
+    modules, import_seconds, _ = timed(import_tool)
 
     table = prepare_table(data_path)
-    start = time.perf_counter()
-    fit_output = fit_tool(table, modules)
-    first_fit_seconds = time.perf_counter() - start
+    fit_output, first_fit_seconds, first_fit_cpu_seconds = timed(fit_tool, table, modules)
 
     warm_seconds = []
+    warm_cpu_seconds = []
     if not once:
         for _ in range(repeats):
-            start = time.perf_counter()
-            fit_tool(table, modules)
-            warm_seconds.append(time.perf_counter() - start)
+            _, seconds, cpu_seconds = timed(fit_tool, table, modules)
+            warm_seconds.append(seconds)
+            warm_cpu_seconds.append(cpu_seconds)
 
     record = {
         "tool": tool,
@@ -295,6 +301,8 @@ def run_child(tool, data_path, once, repeats):
         "import_seconds": import_seconds,
         "first_fit_seconds": first_fit_seconds,
         "warm_fit_seconds": warm_seconds,
+        "first_fit_cpu_seconds": first_fit_cpu_seconds,
+        "warm_fit_cpu_seconds": warm_cpu_seconds,
         **fit_output,
     }
     print("RESULT " + json.dumps(record))
@@ -303,20 +311,25 @@ def run_child(tool, data_path, once, repeats):
 def run_tool_process(tool, data_path, extra_args):
     """Run this script for one tool in a fresh Python process.
 
-    Returns (wall-clock seconds of the whole process, the child's JSON record).
+    Returns (wall-clock seconds of the whole process, its CPU seconds, the child's JSON record).
+    The CPU seconds are user plus system time of the child, summed over its threads.
     """
     command = [sys.executable, str(Path(__file__).resolve()), "--tool", tool]
     command += ["--data", str(data_path), *extra_args]
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (usage_after.ru_utime - usage_before.ru_utime
+                   + usage_after.ru_stime - usage_before.ru_stime)
     result_lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
     if completed.returncode != 0 or not result_lines:
         raise RuntimeError(
             f"{tool} child process failed with exit code {completed.returncode}:\n"
             f"{completed.stderr[-3000:]}"
         )
-    return seconds, json.loads(result_lines[-1].removeprefix("RESULT "))
+    return seconds, cpu_seconds, json.loads(result_lines[-1].removeprefix("RESULT "))
 
 
 def measure_tools(tools, data_path, process_runs, repeats):
@@ -328,6 +341,7 @@ def measure_tools(tools, data_path, process_runs, repeats):
     records = {}
     failures = {}
     process_seconds = {tool: [] for tool in tools}
+    process_cpu_seconds = {tool: [] for tool in tools}
     rounds = [["--once"]] * process_runs + [["--repeats", str(repeats)]]
     for round_number, extra_args in enumerate(rounds, start=1):
         for tool in tools:
@@ -336,15 +350,20 @@ def measure_tools(tools, data_path, process_runs, repeats):
             print(f"round {round_number}/{len(rounds)}: {tool} {' '.join(extra_args)}",
                   file=sys.stderr, flush=True)
             try:
-                seconds, record = run_tool_process(tool, data_path, extra_args)
+                seconds, cpu_seconds, record = run_tool_process(tool, data_path, extra_args)
             except RuntimeError as error:
                 failures[tool] = str(error).splitlines()[-1]
                 print(f"{tool} failed:\n{error}", file=sys.stderr)
                 continue
             if extra_args == ["--once"]:
                 process_seconds[tool].append(seconds)
+                process_cpu_seconds[tool].append(cpu_seconds)
             else:
-                records[tool] = {**record, "process_seconds": process_seconds[tool]}
+                records[tool] = {
+                    **record,
+                    "process_seconds": process_seconds[tool],
+                    "process_cpu_seconds": process_cpu_seconds[tool],
+                }
     return records, failures
 
 
@@ -377,19 +396,22 @@ def describe_machine(load_at_start):
             f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
 
 
-def print_timing_table(records):
-    """Print wall-clock seconds per tool and their ratios to discrete_choice's seconds."""
+def print_timing_table(records, clock):
+    """Print seconds per tool on one clock ("wall" or "cpu") and ratios to discrete_choice."""
+    suffix = "seconds" if clock == "wall" else "cpu_seconds"
+
     def timings(record):
         return (
-            median(record["process_seconds"]),
-            record["first_fit_seconds"],
-            median(record["warm_fit_seconds"]),
+            median(record[f"process_{suffix}"]),
+            record[f"first_fit_{suffix}"],
+            median(record[f"warm_fit_{suffix}"]),
         )
 
     base = records.get("discrete_choice")
     reference = timings(base) if base is not None else None
-    print("| tool | version | (a) whole process s | ratio | (b) first fit s | ratio "
-          "| (c) warm fit s | ratio |")
+    unit = "s" if clock == "wall" else "CPU s"
+    print(f"| tool | version | (a) whole process {unit} | ratio | (b) first fit {unit} | ratio "
+          f"| (c) warm fit {unit} | ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for tool, record in records.items():
         cells = []
@@ -398,7 +420,12 @@ def print_timing_table(records):
             cells.append(f"{seconds:.3g} | {ratio}")
         print(f"| {tool} | {record['version']} | " + " | ".join(cells) + " |")
     print()
+
+
+def print_timing_details(records):
+    """Print every timed run, so that the spread behind each median is visible."""
     print("Ratios are a tool's seconds divided by discrete_choice's seconds (above 1: slower).")
+    print("CPU seconds are user plus system time summed over all threads.")
     for tool, record in records.items():
         runs = ", ".join(f"{seconds:.2f}" for seconds in record["process_seconds"])
         warm = ", ".join(f"{seconds:.3g}" for seconds in record["warm_fit_seconds"])
@@ -458,7 +485,13 @@ def print_report(records, failures, load_at_start):
     """Print the machine line and the timing, estimate and standard-error tables in Markdown."""
     print(f"Machine: {describe_machine(load_at_start)}")
     print()
-    print_timing_table(records)
+    print("Wall-clock seconds:")
+    print()
+    print_timing_table(records, "wall")
+    print("CPU seconds:")
+    print()
+    print_timing_table(records, "cpu")
+    print_timing_details(records)
     print_estimates_table(records)
     print_std_errors_table(records)
     for tool, message in failures.items():

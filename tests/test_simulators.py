@@ -10,6 +10,7 @@ from scipy import stats
 
 from discrete_choice.noise import Noise
 from discrete_choice.simulators import Exact, Frequency, Quadrature, Smoothed, masked_log_softmax
+from discrete_choice.simulators._draw_based import WORKING_ARRAYS
 
 UTILITY = np.array([[1.0, 0.0, -1.0], [0.5, 0.2, 0.0], [-0.3, 0.8, 0.1]])
 CHOICE = np.array([0, 2, 1])
@@ -161,7 +162,8 @@ def test_chunked_draws_match_stored(x64):
 
 
 def test_memory_budget_switches_to_chunks(x64):
-    simulator = Smoothed(tau=0.3, n_draws=64, scheme="pseudo", memory_budget_bytes=3 * 3 * 8 * 32)
+    bytes_per_draw = 3 * 3 * 8 * WORKING_ARRAYS
+    simulator = Smoothed(tau=0.3, n_draws=64, scheme="pseudo", memory_budget_bytes=8 * bytes_per_draw)
     assert simulator.chunk_plan((3, 3), jnp.float64) == 8
     reference = Smoothed(tau=0.3, n_draws=64, scheme="pseudo")
     np.testing.assert_allclose(simulator.log_prob(UTILITY, CHOICE), reference.log_prob(UTILITY, CHOICE), rtol=1e-13)
@@ -225,6 +227,34 @@ def test_hessian_and_vmap(x64):
         if isinstance(simulator, Quadrature):
             rows = jax.vmap(lambda u, s=simulator: s.probabilities(u, noise=noise))(UTILITY)
             np.testing.assert_allclose(rows, batched, rtol=1e-13)
+
+
+def test_stored_draws_match_regenerated(x64):
+    available = np.array([[True, True, True], [True, False, True], [True, True, True]])
+    for noise in (Noise("normal", scale=SCALE), Noise("normal", cholesky=np.array([[1.0, 0, 0], [0.5, 1.0, 0], [0.2, 0.3, 0.9]]))):
+        simulator = Smoothed(tau=0.3, n_draws=32, scheme="sobol")
+        prepared = simulator.prepare(UTILITY.shape, noise)
+        assert prepared.stored is not None
+        np.testing.assert_array_equal(
+            prepared.log_prob(UTILITY, CHOICE, available, noise), simulator.log_prob(UTILITY, CHOICE, available, noise)
+        )
+        np.testing.assert_allclose(
+            prepared.probabilities(UTILITY, available, noise), simulator.probabilities(UTILITY, available, noise), rtol=1e-14
+        )
+    small = Smoothed(tau=0.3, n_draws=32, memory_budget_bytes=64).prepare(UTILITY.shape, noise)
+    assert small.stored is None
+
+
+def test_smoothed_many_alternatives_path(x64):
+    rng = np.random.default_rng(0)
+    utility = rng.normal(size=(4, 20))
+    available = rng.random((4, 20)) < 0.8
+    choice = np.argmax(np.where(available, utility, -np.inf), axis=-1)
+    noise = Noise("gumbel", scale=np.exp(rng.normal(size=20) * 0.3))
+    simulator = Smoothed(tau=0.2, n_draws=16, scheme="pseudo")
+    log_p = simulator.log_prob(utility, choice, available, noise)
+    reference = np.log(simulator.probabilities(utility, available, noise)[np.arange(4), choice])
+    np.testing.assert_allclose(log_p, reference, rtol=1e-12)
 
 
 def test_smoothed_correlated_noise_matches_binary_probit(x64):

@@ -1,4 +1,4 @@
-// MathJax settings for pymdownx.arithmatex (generic mode): $...$ inline, $$...$$ display.
+// MathJax settings for pymdownx.arithmatex (generic mode), which wraps math in \( \) and \[ \].
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],

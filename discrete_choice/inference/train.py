@@ -130,7 +130,8 @@ def simulator_with_draws(simulator: Any, n_draws: int | None = None, key: Any = 
     """Return ``simulator`` with its number of draws, key or chunk size replaced.
 
     Settings the simulator does not have (``Exact`` has no draws) are left alone, so the same
-    call works for every simulator. ``None`` keeps the current value.
+    call works for every simulator. ``None`` keeps the current value. Draws the simulator
+    stored for its old settings (``Smoothed.prepare``) are dropped.
     """
     if not dataclasses.is_dataclass(simulator):
         return simulator
@@ -145,6 +146,9 @@ def simulator_with_draws(simulator: Any, n_draws: int | None = None, key: Any = 
             if chunk_name in names:
                 changes[chunk_name] = int(draws_chunk)
                 break
+    if changes and "stored" in names and getattr(simulator, "stored") is not None:
+        # Draws stored for the old settings would not follow the new key or count.
+        changes["stored"] = None
     return dataclasses.replace(simulator, **changes) if changes else simulator
 
 

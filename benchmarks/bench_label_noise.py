@@ -12,7 +12,7 @@ across methods, and writes
   of training draws, the homoscedastic network as a horizontal line;
 
 and prints the tables as Markdown. ``--size auto`` (default) runs the full experiment when JAX
-sees a GPU and the reduced one otherwise.
+finds a GPU and the reduced one otherwise.
 
 Usage::
 
@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     backend = jax.default_backend()
-    size = args.size if args.size != "auto" else ("full" if backend == "gpu" else "reduced")
+    size = args.size
+    if size == "auto":
+        size = "full" if backend == "gpu" else "reduced"
     config = SIZES[size]
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"backend {backend} ({jax.devices()[0].device_kind}); size {size}: {config.describe()}",

@@ -70,7 +70,7 @@ def corrupt_labels(labels: Any, flip_probability: Sequence[float], *, key: Any,
                    n_classes: int | None = None) -> LabelCorruption:
     """Relabel each example of class ``k`` uniformly at random with probability ``p_k``.
 
-    Example ``n`` with true class ``y_n`` is redrawn with probability ``p_{y_n}``; a redrawn
+    Example ``n`` with true class ``y_n`` is redrawn with probability ``p_{y_n}``. A redrawn
     label is uniform over all ``n_classes`` classes, the original included, so the label
     changes with probability ``p_k (K - 1) / K``. The noise depends on the class, hence on the
     input. Deterministic in ``key``.
@@ -171,7 +171,7 @@ class LabelNoiseConfig:
                              f"got {self.validation_share} and {self.test_share}")
 
     def describe(self) -> str:
-        """One line stating the size of the run (seeds, epochs, grid)."""
+        """Return one line stating the size of the run (seeds, epochs, grid)."""
         taus = ", ".join(f"{t:g}" for t in self.temperatures)
         return (f"{len(self.seeds)} seeds {list(self.seeds)}; tau in {{{taus}}}; training draws "
                 f"{list(self.train_draws)}; {self.eval_draws} evaluation draws; hidden "

@@ -12,9 +12,9 @@ minibatches:
 where :math:`\hat P` comes from the model's simulator (for example
 ``Smoothed(tau, n_draws=train_draws)``) with fresh draws at every step. After each epoch the
 mean negative log-likelihood on the validation data is computed with ``eval_draws`` draws and
-a fixed key, so validation losses of different epochs are comparable (common random numbers);
-training stops when it has not improved by more than ``min_delta`` for ``patience`` epochs,
-and the weights of the best epoch are returned.
+a fixed key, so validation losses of different epochs are comparable (common random numbers).
+Training stops when that loss has not improved by more than ``min_delta`` for ``patience``
+epochs, and the weights of the best epoch are returned.
 
 Every parameter of the NumPyro model is trained: ``numpyro.param`` sites (network weights
 registered with ``eqx_module``) as they are, and ``numpyro.sample`` sites (linear
@@ -54,7 +54,7 @@ from discrete_choice.models._base import CHOICE_SITE, ChoiceModel, ModelInputs, 
 
 __all__ = ["TrainOptions", "TrainResult", "train", "simulator_with_draws"]
 
-# Names the draw-based simulators use for their settings.
+# Field names of the draw settings of the draw-based simulators (Smoothed, Frequency).
 _DRAWS_FIELD = "n_draws"
 _KEY_FIELD = "key"
 _CHUNK_FIELDS = ("chunk_size", "draws_chunk", "chunk")

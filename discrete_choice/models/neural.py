@@ -29,8 +29,8 @@ every weight, including weights proposed by NUTS. The scale head's bias starts a
 ``softplus^{-1}(1 - sigma_min)``, so every scale is 1 before training.
 
 Why Equinox rather than Flax: an Equinox module is itself a JAX pytree whose leaves are the
-weights, so it passes through ``jit``, ``grad``, ``vmap`` and ``optax`` with no separate
-``init``/``apply`` state and no mutable variable collections; ``numpyro.contrib.module`` wraps
+weights. It therefore passes through ``jit``, ``grad``, ``vmap`` and ``optax`` with no separate
+``init``/``apply`` state and no mutable variable collections. ``numpyro.contrib.module`` wraps
 it with ``eqx_module`` (weights as ``numpyro.param`` sites) or ``random_eqx_module`` (weights as
 ``numpyro.sample`` sites with a prior). The same NumPyro model therefore runs under the
 minibatch likelihood trainer (:func:`~discrete_choice.train`), SVI and NUTS. Equinox is also
@@ -84,7 +84,7 @@ ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 ScaleHead = Literal["none", "shared", "per_alternative"]
 SCALE_HEADS: tuple[str, ...] = get_args(ScaleHead)
 
-_UNUSED_PRIORS = Priors()  # stands in for the priors of a model without linear coefficients
+_UNUSED_PRIORS = Priors()  # replaces the unused priors of a model without linear coefficients
 
 _ACTIVATION_FUNCTIONS = {
     "relu": jax.nn.relu,
@@ -260,10 +260,10 @@ class NeuralChoiceModel(ChoiceModel):
             with a shared or no scale), ``Quadrature``, ``Smoothed(tau=..., n_draws=...)`` or
             ``Frequency``.
         priors: Prior of the linear coefficients (SVI and NUTS).
-        network_prior: ``None`` registers the weights as ``numpyro.param`` sites (point
-            estimates, for the trainer and for SVI's parameters); a distribution registers them
-            as ``numpyro.sample`` sites with that prior on every weight, for NUTS and for SVI
-            with an automatic guide.
+        network_prior: ``None`` registers the weights as ``numpyro.param`` sites, which the
+            trainer and SVI estimate as points. A distribution registers them as
+            ``numpyro.sample`` sites with that prior on every weight, for NUTS and for SVI with
+            an automatic guide.
 
     Example:
         >>> import numpy as np, discrete_choice as dc
@@ -387,10 +387,10 @@ class NeuralChoiceModel(ChoiceModel):
     def without_initialisation(self) -> NeuralChoiceModel:
         """Return a model with the same likelihood whose initialisation settings are reset.
 
-        The trainer keys its compiled functions on the model's fields; weights are substituted
-        into the model, so ``init_seed`` and, without a linear part, the priors do not change
-        the compiled likelihood, and resetting them lets fits that differ only there (seeds of
-        an experiment) share one compilation.
+        The trainer keys its compiled functions on the model's fields. Because the weights are
+        substituted into the model, ``init_seed`` and (without a linear part) the priors do not
+        change the compiled likelihood. Resetting them lets fits that differ only there, such
+        as the seeds of an experiment, share one compilation.
         """
         model = self.with_network(init_seed=0)
         if self.spec is None:

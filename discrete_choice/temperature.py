@@ -119,8 +119,15 @@ def smoothed_like(simulator: Simulator, *, tau: float, n_draws: int, scheme: str
     size) are kept; otherwise the defaults of ``Smoothed`` apply.
     """
     if isinstance(simulator, Smoothed):
-        return dataclasses.replace(simulator, tau=tau, n_draws=n_draws, scheme=scheme, key=key)
+        return dataclasses.replace(simulator, tau=tau, n_draws=n_draws, scheme=scheme, key=key,
+                                   **_no_stored_draws(simulator))
     return Smoothed(tau=tau, n_draws=n_draws, scheme=scheme, key=key)
+
+
+def _no_stored_draws(simulator: Simulator) -> dict[str, Any]:
+    """Keyword that drops draws a simulator stored for other settings (regenerated on use)."""
+    names = {f.name for f in dataclasses.fields(simulator)}
+    return {"stored": None} if "stored" in names else {}
 
 
 def _with_simulator(model: ChoiceModel, simulator: Simulator) -> ChoiceModel:
@@ -721,7 +728,7 @@ def fit_annealed(
         theta = evaluator.start() if start is None else evaluator.theta(
             {**dict(zip(labels, evaluator.constrained(evaluator.start()))), **dict(start)})
         for tau in tau_grid[:-1]:
-            simulator = dataclasses.replace(base, tau=tau, **settings)
+            simulator = dataclasses.replace(base, tau=tau, **settings, **_no_stored_draws(base))
             started = time.perf_counter()
             theta, converged, iterations, _ = evaluator.maximise(theta, simulator, options)
             row = {"tau": tau,
@@ -732,7 +739,7 @@ def fit_annealed(
                         for name, value in zip(labels, evaluator.constrained(theta))})
             rows.append(row)
         current = dict(zip(labels, map(float, evaluator.constrained(theta))))
-    simulator = dataclasses.replace(base, tau=tau_grid[-1], **settings)
+    simulator = dataclasses.replace(base, tau=tau_grid[-1], **settings, **_no_stored_draws(base))
     result = fit_mle(_with_simulator(model, simulator), data, start=current, options=options)
     row = {"tau": tau_grid[-1], "loglik": result.loglik, "converged": result.converged,
            "iterations": result.iterations, "seconds": result.fit_seconds}

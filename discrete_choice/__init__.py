@@ -9,9 +9,13 @@ from discrete_choice.exceptions import (
     DroppedDataWarning,
     FewClustersWarning,
     IdentificationWarning,
+    SamplingWarning,
     SpecificationError,
 )
 from discrete_choice.inference import MLEOptions, fit_mle
+from discrete_choice.inference._arviz import loo_compare, to_inference_data
+from discrete_choice.inference.mcmc import MCMCOptions, MCMCResults, fit_mcmc
+from discrete_choice.inference.svi import SVIOptions, SVIResults, fit_svi
 from discrete_choice.models import ChoiceModel, Logit, Priors
 from discrete_choice.noise import Noise
 from discrete_choice.results import MLEResults
@@ -38,6 +42,8 @@ __all__ = [
     "Frequency",
     "LinearSpec",
     "Logit",
+    "MCMCOptions",
+    "MCMCResults",
     "MLEOptions",
     "MLEResults",
     "NetworkConfig",
@@ -45,12 +51,18 @@ __all__ = [
     "Noise",
     "Priors",
     "Quadrature",
+    "SVIOptions",
+    "SVIResults",
     "Smoothed",
     "TrainOptions",
     "TrainResult",
     "classification_data",
     "fit_annealed",
+    "fit_mcmc",
     "fit_mle",
+    "fit_svi",
+    "loo_compare",
+    "to_inference_data",
     "train",
     "plots",
     "simulator_bias_variance",
@@ -64,6 +76,7 @@ __all__ = [
     "DroppedDataWarning",
     "FewClustersWarning",
     "IdentificationWarning",
+    "SamplingWarning",
     "SpecificationError",
     "__version__",
 ]

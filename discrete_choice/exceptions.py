@@ -14,6 +14,7 @@ __all__ = [
     "IdentificationWarning",
     "FewClustersWarning",
     "DroppedDataWarning",
+    "SamplingWarning",
 ]
 
 
@@ -43,3 +44,7 @@ class FewClustersWarning(DiscreteChoiceWarning):
 
 class DroppedDataWarning(DiscreteChoiceWarning):
     """Choice situations were dropped on request (for example rows with missing values)."""
+
+
+class SamplingWarning(DiscreteChoiceWarning):
+    """MCMC diagnostics (R-hat, effective sample size, divergences) say the draws are unreliable."""

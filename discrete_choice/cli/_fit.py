@@ -12,6 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from discrete_choice.cli._bayesian import (
+    add_method_arguments,
+    bayesian_table,
+    bayesian_to_json,
+    fit_bayesian,
+)
 from discrete_choice.exceptions import ChoiceDataError, DiscreteChoiceWarning, SpecificationError
 
 __all__ = ["add_fit_parser", "add_data_arguments", "load_data", "fit_to_json", "run_fit",
@@ -65,7 +71,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def add_fit_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``fit`` subcommand."""
     parser = subparsers.add_parser(
-        "fit", help="fit one model by maximum likelihood",
+        "fit", help="fit one model by maximum likelihood, SVI or NUTS",
         description="Fit a choice model by maximum likelihood and print estimates, standard "
                     "errors and fit statistics. With no DATA, fits the conditional logit of "
                     "Greene's travel-mode survey.")
@@ -75,6 +81,7 @@ def add_fit_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "for the others")
     parser.add_argument("--cluster", help="column of cluster ids for cluster-robust standard "
                         "errors (default: the --panel column when given)")
+    add_method_arguments(parser)
     parser.set_defaults(run=run_fit)
     return parser
 
@@ -249,7 +256,14 @@ def run_fit(args: argparse.Namespace) -> int:
         model = families[args.model](spec)
     with stage(f"fitting {args.model} on {label} ({data.n_obs} situations; compiling first)",
                args.quiet):
-        result = dc.fit_mle(model, data, cluster=args.cluster)
+        if args.method != "mle":
+            result = fit_bayesian(args, model, data)
+        else:
+            result = dc.fit_mle(model, data, cluster=args.cluster)
+    if args.method != "mle":
+        print(json.dumps(bayesian_to_json(result), indent=2) if args.output == "json"
+              else bayesian_table(result))
+        return 0
     if args.output == "json":
         print(json.dumps(fit_to_json(result), indent=2))
     else:

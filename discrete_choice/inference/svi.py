@@ -93,6 +93,11 @@ class SVIOptions:
             in a row.
         patience: Consecutive windows without improvement that stop the fit.
         min_steps: Steps taken before the stopping rule is checked.
+        step_reductions: Plateaus at which the optimiser's steps are multiplied by
+            ``reduction_factor`` and the fit continues; the plateau after the last reduction
+            stops the fit. ``0`` stops at the first plateau.
+        reduction_factor: Factor in (0, 1) applied to the optimiser's updates at each
+            reduction (with Adam, to the step size).
         progress: Show a progress bar with the running ELBO.
     """
 
@@ -111,6 +116,8 @@ class SVIOptions:
     plateau_tol: float = 1.0
     patience: int = 3
     min_steps: int = 1000
+    step_reductions: int = 1
+    reduction_factor: float = 0.1
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -135,8 +142,13 @@ class SVIOptions:
         for name in ("learning_rate", "init_scale", "plateau_tol"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0; got {name}={getattr(self, name)!r}")
-        if not (isinstance(self.min_steps, int) and self.min_steps >= 0):
-            raise ValueError(f"min_steps must be a non-negative integer; got {self.min_steps!r}")
+        for name in ("min_steps", "step_reductions"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative integer; got {name}={value!r}")
+        if not 0 < self.reduction_factor < 1:
+            raise ValueError("reduction_factor must be in (0, 1); got "
+                             f"reduction_factor={self.reduction_factor!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,12 +218,16 @@ def fit_svi(model: ChoiceModel, data: ChoiceData, *, key: jax.Array,
         model_fn = _model_function(model, options.subsample_size, fresh)
         guide, guide_name = _make_guide(model_fn, prepared, sites, options)
         optimizer = options.optimizer or optax.adam(options.learning_rate)
-        svi = SVI(model_fn, guide, optimizer, Trace_ELBO(num_particles=options.num_particles))
-        key_init, key_run, key_draws = jax.random.split(key, 3)
+        loss = Trace_ELBO(num_particles=options.num_particles)
+
+        def make_svi(factor: float) -> SVI:
+            scaled = optimizer if factor == 1.0 else optax.chain(optimizer, optax.scale(factor))
+            return SVI(model_fn, guide, scaled, loss)
+
+        key_run, key_draws = jax.random.split(key)
         inputs, choice = prepared.inputs, prepared.choice
-        state = svi.init(key_init, inputs, choice)
-        state = state._replace(rng_key=key_run)
-        elbo, params, n_steps, converged, message = _optimise(svi, state, inputs, choice, options)
+        elbo, params, n_steps, converged, message = _optimise(make_svi, inputs, choice, key_run,
+                                                              options)
 
         samples = _posterior_samples(guide, params, prepared, sites, key_draws, options)
         loglik = pointwise_log_likelihood(prepared, samples)
@@ -275,11 +291,18 @@ def _simulator_has_key(model: ChoiceModel) -> bool:
 def _with_key(simulator: Any, key: jax.Array) -> Any:
     """Return a copy of ``simulator`` whose draws come from ``key`` (typed like the old key)."""
     old = getattr(simulator, "key")
-    if old is not None and jnp.issubdtype(jnp.asarray(old).dtype, jax.dtypes.prng_key):
+    old_typed = old is not None and jnp.issubdtype(jnp.asarray(old).dtype, jax.dtypes.prng_key)
+    new_typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if old_typed and not new_typed:
         key = jax.random.wrap_key_data(key)
+    elif new_typed and not old_typed:
+        key = jax.random.key_data(key)
     # Copy without __init__: the new key is a tracer, which field validation must not see.
     new = copy.copy(simulator)
     object.__setattr__(new, "key", key)
+    if getattr(new, "stored", None) is not None:
+        # Draws stored from the old key would be used in place of the new key's draws.
+        object.__setattr__(new, "stored", None)
     return new
 
 
@@ -327,14 +350,80 @@ def _mle_values(prepared: PreparedModel, sites) -> dict[str, jax.Array]:
     return values
 
 
-def _optimise(svi: SVI, state, inputs, choice, options: SVIOptions):
-    """Run SVI window by window until the ELBO plateau rule or ``max_steps`` stops it.
+def _optimise(make_svi, inputs, choice, key, options: SVIOptions):
+    """Run SVI window by window; on each ELBO plateau cut the step size, until the last plateau.
 
+    ``make_svi(factor)`` returns an ``SVI`` whose optimiser's updates are scaled by ``factor``.
     Returns the ELBO trace, the guide parameters averaged over the last window, the number of
     steps, whether the plateau rule stopped the fit, and a message.
     """
     window = options.window
+    progress = None
+    if options.progress:
+        from tqdm.auto import tqdm
 
+        progress = tqdm(total=options.max_steps, desc="SVI", unit="step", leave=False)
+    key_init, key = jax.random.split(key)
+    svi = make_svi(1.0)
+    state = svi.init(key_init, inputs, choice)
+    run = _window_runner(svi)
+    losses: list[np.ndarray] = []
+    means: list[float] = []
+    errors: list[float] = []
+    flat_windows = 0
+    reductions = 0
+    steps = 0
+    converged = False
+    message = f"reached max_steps={options.max_steps}"
+    try:
+        while steps < options.max_steps:
+            length = min(window, options.max_steps - steps)
+            state, averaged, window_losses = run(state, inputs, choice, length)
+            window_losses = np.asarray(window_losses)
+            if not np.all(np.isfinite(window_losses)):
+                first_bad = steps + int(np.argmax(~np.isfinite(window_losses)))
+                raise FloatingPointError(
+                    f"the ELBO became non-finite at step {first_bad}; lower the learning rate, "
+                    "use init='mle', or check the data's scaling")
+            steps += length
+            losses.append(window_losses)
+            means.append(float(window_losses.mean()))
+            errors.append(float(window_losses.std(ddof=1) / np.sqrt(length)) if length > 1 else 0.0)
+            if progress is not None:
+                progress.update(length)
+                progress.set_postfix(elbo=f"{-means[-1]:.3f}")
+            if len(means) < 2 or steps < options.min_steps:
+                continue
+            gain = means[-2] - means[-1]
+            noise = float(np.hypot(errors[-1], errors[-2]))
+            flat_windows = flat_windows + 1 if gain < options.plateau_tol * noise else 0
+            if flat_windows < options.patience:
+                continue
+            if reductions == options.step_reductions:
+                converged = True
+                message = (f"ELBO plateau: the mean loss changed by less than "
+                           f"{options.plateau_tol} standard errors over {options.patience} "
+                           f"windows of {window} steps, after {reductions} step-size "
+                           f"reduction(s) by {options.reduction_factor}")
+                break
+            # Restart from the averaged parameters with smaller steps: the iterates of a
+            # stochastic optimiser scatter around the optimum by an amount that scales with the
+            # step size, and a smaller step removes most of that scatter.
+            reductions += 1
+            key_init, key = jax.random.split(key)
+            svi = make_svi(options.reduction_factor ** reductions)
+            state = svi.init(key_init, inputs, choice, init_params=averaged)
+            run = _window_runner(svi)
+            means, errors, flat_windows = [], [], 0
+    finally:
+        if progress is not None:
+            progress.close()
+    params = {name: np.asarray(value) for name, value in averaged.items()}
+    return -np.concatenate(losses), params, steps, converged, message
+
+
+def _window_runner(svi: SVI):
+    """Compile ``length`` SVI steps into one call that also averages the guide parameters."""
     def run_window(state, inputs, choice, length):
         def step(carry, _):
             state, total = carry
@@ -346,50 +435,7 @@ def _optimise(svi: SVI, state, inputs, choice, options: SVIOptions):
         (state, total), losses = jax.lax.scan(step, (state, zero), None, length=length)
         return state, jax.tree_util.tree_map(lambda t: t / length, total), losses
 
-    run = jax.jit(run_window, static_argnums=3)
-    progress = None
-    if options.progress:
-        from tqdm.auto import tqdm
-
-        progress = tqdm(total=options.max_steps, desc="SVI", unit="step", leave=False)
-    losses: list[np.ndarray] = []
-    means: list[float] = []
-    errors: list[float] = []
-    flat_windows = 0
-    steps = 0
-    converged = False
-    message = f"reached max_steps={options.max_steps}"
-    try:
-        while steps < options.max_steps:
-            length = min(window, options.max_steps - steps)
-            state, averaged, window_losses = run(state, inputs, choice, length)
-            window_losses = np.asarray(window_losses)
-            if not np.all(np.isfinite(window_losses)):
-                raise FloatingPointError(
-                    f"the ELBO became non-finite at step {steps + int(np.argmax(~np.isfinite(window_losses)))}; "
-                    "lower the learning rate, use init='mle', or check the data's scaling")
-            steps += length
-            losses.append(window_losses)
-            means.append(float(window_losses.mean()))
-            errors.append(float(window_losses.std(ddof=1) / np.sqrt(length)) if length > 1 else 0.0)
-            if progress is not None:
-                progress.update(length)
-                progress.set_postfix(elbo=f"{-means[-1]:.3f}")
-            if len(means) >= 2 and steps >= options.min_steps:
-                gain = means[-2] - means[-1]
-                noise = float(np.hypot(errors[-1], errors[-2]))
-                flat_windows = flat_windows + 1 if gain < options.plateau_tol * noise else 0
-                if flat_windows >= options.patience:
-                    converged = True
-                    message = (f"ELBO plateau: the mean loss changed by less than "
-                               f"{options.plateau_tol} standard errors over {options.patience} "
-                               f"windows of {window} steps")
-                    break
-    finally:
-        if progress is not None:
-            progress.close()
-    params = {name: np.asarray(value) for name, value in averaged.items()}
-    return -np.concatenate(losses), params, steps, converged, message
+    return jax.jit(run_window, static_argnums=3)
 
 
 def _posterior_samples(guide, params, prepared: PreparedModel, sites, key, options: SVIOptions):

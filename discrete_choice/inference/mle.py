@@ -143,7 +143,8 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
         labels.extend(blocks[name])
     zero = {name: transforms[name].inv(site["value"]) for name, site in latent.items()}
     _, unravel = ravel_pytree(zero)
-    compiled = _compiled_functions(prepared.model, tuple(latent), transforms, unravel)
+    shapes = tuple(np.shape(zero[name]) for name in latent)
+    compiled = _compiled_functions(prepared.model, tuple(latent), transforms, unravel, shapes)
     arguments = (prepared.inputs, choice, prepared.model.simulator)
 
     def per_observation(theta: jax.Array) -> jax.Array:
@@ -179,7 +180,8 @@ def _model_key(model: ChoiceModel, sites: tuple[str, ...]) -> Any:
     return (type(model), fields, jax.tree_util.tree_structure(model.simulator), sites)
 
 
-def _compiled_functions(model: ChoiceModel, sites: tuple[str, ...], transforms, unravel) -> _Compiled:
+def _compiled_functions(model: ChoiceModel, sites: tuple[str, ...], transforms, unravel,
+                        shapes: tuple[tuple[int, ...], ...]) -> _Compiled:
     """Return jitted likelihood functions, reused by later fits of an equal model.
 
     The data and the simulator's leaves (draw key, temperature) enter as arguments, not
@@ -188,7 +190,9 @@ def _compiled_functions(model: ChoiceModel, sites: tuple[str, ...], transforms, 
     """
     import dataclasses
 
-    key = _model_key(model, sites)
+    # The site shapes belong in the key: an equal model (for example the constants-only logit)
+    # on data with another number of alternatives has other shapes, and unravel differs.
+    key = (_model_key(model, sites), shapes)
     if key in _COMPILED:
         return _COMPILED[key]
 

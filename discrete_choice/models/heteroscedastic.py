@@ -43,7 +43,11 @@ import numpyro.distributions as dist
 from numpyro.distributions.transforms import ExpTransform
 
 from discrete_choice.data import ChoiceData
-from discrete_choice.exceptions import DiscreteChoiceWarning, SpecificationError
+from discrete_choice.exceptions import (
+    DiscreteChoiceWarning,
+    IdentificationWarning,
+    SpecificationError,
+)
 from discrete_choice.models._base import (
     ChoiceModel,
     ModelInputs,
@@ -61,6 +65,7 @@ __all__ = [
     "HEV",
     "HeteroscedasticProbit",
     "HeteroscedasticLogistic",
+    "check_scale_boundary",
     "logit_start",
     "positive_vector",
 ]
@@ -91,6 +96,78 @@ def logit_start(spec: LinearSpec, data: ChoiceData, difference_sd: float) -> dic
     return {name: float(value) * factor
             for name, value, reliable in zip(result.names, result.estimates, result.reliable)
             if reliable and np.isfinite(value)}
+
+
+_BOUNDARY_STEP = 20.0  # log-scale step of the boundary probe: a factor exp(20) = 4.9e8 on a scale
+_BOUNDARY_TOLERANCE = 1e-6  # log-likelihood loss below which the probed point counts as no worse
+
+
+def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
+                         tolerance: float = _BOUNDARY_TOLERANCE):
+    """Report scale parameters whose likelihood keeps rising towards a scale of 0 or infinity.
+
+    Each log-scale (``log scale_<alt>`` and ``lnsigma_<z>``) is moved by ``+step`` and
+    ``-step`` with the other parameters held at the estimates. If the log-likelihood there is
+    not lower than at the estimates by more than ``tolerance``, the maximum lies at the
+    boundary: the optimiser stopped on a plateau (a group of situations whose choices are
+    deterministic drives its scale to 0), so the estimate and its standard error are
+    meaningless. Such a fit is returned with ``converged=False``, the parameters marked
+    unreliable with NaN standard errors, a note naming them, and an
+    :class:`~discrete_choice.IdentificationWarning`.
+
+    NOTE: the probe moves one scale at a time; a boundary reached only jointly with the
+    coefficients (all scales and coefficients growing together) is left to the Hessian
+    diagnostics of the fit.
+    """
+    import dataclasses
+
+    import jax
+    import jax.numpy as jnp
+
+    from discrete_choice.inference.mle import likelihood_functions
+    from discrete_choice.results import _unflatten
+
+    labels = list(result.names)
+    scale_positions = [k for k, label in enumerate(labels)
+                       if label.startswith(("scale_", "lnsigma_"))]
+    if not scale_positions or result.model is None:
+        return result
+    with jax.enable_x64(True):
+        functions = likelihood_functions(result.model.prepare(result.data))
+        theta = np.asarray(functions.unconstrain(_unflatten(functions, result.estimates)))
+        best = float(jnp.sum(functions.per_observation(jnp.asarray(theta))))
+        at_boundary = []
+        for k in scale_positions:
+            for sign in (1.0, -1.0):
+                moved = theta.copy()
+                moved[k] += sign * step
+                value = float(jnp.sum(functions.per_observation(jnp.asarray(moved))))
+                if np.isfinite(value) and value >= best - tolerance:
+                    at_boundary.append(labels[k])
+                    break
+    if not at_boundary:
+        return result
+    text = (f"the log-likelihood does not decrease as {at_boundary} move towards a scale of "
+            "0 or infinity: the maximum is on the boundary, so their estimates are where the "
+            "optimiser stopped and their standard errors are not reported")
+    warnings.warn(f"maximum likelihood estimate does not exist: {text}.", IdentificationWarning,
+                  stacklevel=3)
+    reliable = np.array(result.reliable, dtype=bool)
+    mask = np.isin(labels, at_boundary)
+    reliable[mask] = False
+
+    def blank(matrix):
+        if matrix is None:
+            return None
+        matrix = np.array(matrix, dtype=np.float64)
+        matrix[mask, :] = np.nan
+        matrix[:, mask] = np.nan
+        return matrix
+
+    return dataclasses.replace(
+        result, converged=False, message="no finite maximum: " + ", ".join(at_boundary),
+        reliable=reliable, cov=blank(result.cov), cov_robust=blank(result.cov_robust),
+        cov_cluster=blank(result.cov_cluster), notes=tuple(result.notes) + (text,))
 
 
 def positive_vector(log_prior: dist.Distribution, size: int) -> dist.Distribution:
@@ -245,7 +322,7 @@ class Heteroscedastic(ChoiceModel):
 
         if options.get("start") is None:
             options["start"] = logit_start(self.spec, data, math.sqrt(2.0) * _NOISE_SD[self.family])
-        return fit_mle(self, data, **options)
+        return check_scale_boundary(fit_mle(self, data, **options))
 
     def describe_noise(self) -> dict[str, Any]:
         location = "location 0 is the mode" if self.family == "gumbel" else "mean 0"

@@ -231,7 +231,7 @@ class _Evaluator:
         return np.asarray(self._probabilities(theta, simulator))
 
     def start(self) -> np.ndarray:
-        """The model's default start values as an unconstrained vector."""
+        """Return the model's default start values as an unconstrained vector."""
         values = self.model.default_start(self.prepared)
         return np.asarray(self.functions.unconstrain(values), dtype=np.float64)
 
@@ -725,6 +725,10 @@ def fit_annealed(
     with jax.enable_x64(True):
         evaluator = _Evaluator(model, data)
         labels = evaluator.functions.labels
+        unknown = sorted(set(start or {}) - set(labels))
+        if unknown:
+            raise ValueError(f"start values for unknown parameters {unknown}; the model's "
+                             f"parameters are {list(labels)}")
         theta = evaluator.start() if start is None else evaluator.theta(
             {**dict(zip(labels, evaluator.constrained(evaluator.start()))), **dict(start)})
         for tau in tau_grid[:-1]:

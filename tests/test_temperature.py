@@ -297,3 +297,9 @@ def test_plot_one_line_per_draw_count():
 
 def test_module_import_leaves_x64_off():
     assert not jax.config.jax_enable_x64
+
+
+def test_annealing_rejects_unknown_start(travel):
+    model, data = travel
+    with pytest.raises(ValueError, match="unknown parameters \\['foo'\\]"):
+        temperature.fit_annealed(model, data, start={"foo": 1.0})

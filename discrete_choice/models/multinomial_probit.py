@@ -266,8 +266,8 @@ def validate_difference_covariance(omega: Any, n_alts: int, argument: str) -> np
         raise SpecificationError(f"{argument} must be symmetric")
     if abs(omega[0, 0] - 1.0) > _UNIT_TOLERANCE:
         raise SpecificationError(
-            f"{argument}[0, 0] = {omega[0, 0]!r} but the variance of the first difference is "
-            "fixed to 1 to set the scale of utility (otherwise the covariance and the "
+            f"{argument}[0, 0] = {float(omega[0, 0])!r} but the variance of the first difference "
+            "is fixed to 1 to set the scale of utility (otherwise the covariance and the "
             "coefficients are identified only up to a common factor); divide the matrix by "
             "its [0, 0] entry")
     eigenvalues = np.linalg.eigvalsh(omega)

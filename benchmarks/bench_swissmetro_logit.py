@@ -25,6 +25,9 @@ The parent process runs every tool in child processes of this same script and me
 A fit starts from the prepared pandas table (filtered rows, GA-adjusted and scaled columns, the
 same for every tool) and includes the tool's own data conversion, estimation and standard
 errors, each with the tool's default settings.
+
+The report compares every tool's estimates with Biogeme's and with a maximum found by NumPy
+Newton steps in the parent process, which uses none of the three tools.
 """
 
 from __future__ import annotations
@@ -43,11 +46,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.special
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "swissmetro.csv.gz"
 TOOLS = ("discrete_choice", "biogeme", "xlogit")
 PARAMS = ("ASC_TRAIN", "ASC_CAR", "B_TIME", "B_COST")  # Biogeme's names, used in every table
 ALTERNATIVE_CODES = {"train": 1, "sm": 2, "car": 3}  # codes of the CHOICE column
+# A fixed number of Newton steps for the independent check. The logit log-likelihood is concave,
+# so this is far more than needed, and the report prints the final gradient norm.
+EXACT_NEWTON_STEPS = 30
 
 # Biogeme's published report for this model: 01logit.html, "Report from biogeme 3.2.6a
 # [2020-04-29]", in examples/swissmetro of the Biogeme repository (github.com/michelbierlaire).
@@ -440,24 +447,67 @@ def max_abs_difference(values, reference):
     return f"{max(abs(values[name] - reference[name]) for name in PARAMS):.1e}"
 
 
-def print_estimates_table(records):
-    """Print the estimates and log-likelihoods with their largest differences from Biogeme's."""
+def solve_exactly(table):
+    """Maximise the same log-likelihood with NumPy Newton steps, independently of every tool.
+
+    Returns (estimates by PARAMS name, maximised log-likelihood, Euclidean gradient norm).
+    The design has shape (n_obs, n_alts, n_params) with alternatives train, sm, car.
+    """
+    n_obs = len(table)
+    prefixes = ("TRAIN", "SM", "CAR")
+    design = np.zeros((n_obs, len(prefixes), len(PARAMS)))
+    design[:, 0, PARAMS.index("ASC_TRAIN")] = 1.0
+    design[:, 2, PARAMS.index("ASC_CAR")] = 1.0
+    for j, prefix in enumerate(prefixes):
+        design[:, j, PARAMS.index("B_TIME")] = table[f"{prefix}_TT"]
+        design[:, j, PARAMS.index("B_COST")] = table[f"{prefix}_COST"]
+    available = np.column_stack([table[f"{prefix}_AV"] for prefix in prefixes]) > 0
+    chosen = table["CHOICE"].to_numpy() - 1  # codes 1, 2, 3 are train, sm, car
+    rows = np.arange(n_obs)
+
+    def loglik_gradient_hessian(beta):
+        utility = np.where(available, design @ beta, -np.inf)
+        log_prob = utility - scipy.special.logsumexp(utility, axis=1, keepdims=True)
+        prob = np.exp(log_prob)
+        centred = design - np.einsum("nj,njk->nk", prob, design)[:, None, :]
+        gradient = centred[rows, chosen].sum(axis=0)
+        hessian = -np.einsum("nj,nja,njb->ab", prob, centred, centred)
+        return log_prob[rows, chosen].sum(), gradient, hessian
+
+    beta = np.zeros(len(PARAMS))
+    for _ in range(EXACT_NEWTON_STEPS):
+        _, gradient, hessian = loglik_gradient_hessian(beta)
+        beta = beta - np.linalg.solve(hessian, gradient)
+    loglik, gradient, _ = loglik_gradient_hessian(beta)
+    return dict(zip(PARAMS, beta.tolist())), float(loglik), float(np.linalg.norm(gradient))
+
+
+def print_estimates_table(records, exact):
+    """Print the estimates and log-likelihoods with their differences from Biogeme and Newton."""
+    exact_estimates, exact_loglik, exact_gradient_norm = exact
     biogeme = records.get("biogeme")
     print("| tool | " + " | ".join(PARAMS) + " | log-likelihood | max abs diff of estimates "
-          "vs Biogeme | abs diff of log-likelihood vs Biogeme |")
-    print("|---|" + "---:|" * (len(PARAMS) + 3))
+          "vs Biogeme | abs diff of log-likelihood vs Biogeme | max abs diff of estimates vs "
+          "Newton | abs diff of log-likelihood vs Newton |")
+    print("|---|" + "---:|" * (len(PARAMS) + 5))
     published = PUBLISHED_BIOGEME["estimates"]
     print("| Biogeme 3.2.6a report | " + " | ".join(f"{published[name]}" for name in PARAMS)
-          + f" | {PUBLISHED_BIOGEME['loglik']} | | |")
+          + f" | {PUBLISHED_BIOGEME['loglik']} | | | | |")
+    values = " | ".join(f"{exact_estimates[name]:.6f}" for name in PARAMS)
+    print(f"| NumPy Newton (gradient norm {exact_gradient_norm:.0e}) | {values} "
+          f"| {exact_loglik:.6f} | | | | |")
     for tool, record in records.items():
         values = " | ".join(f"{record['estimates'][name]:.6f}" for name in PARAMS)
-        estimate_gap = max_abs_difference(
+        biogeme_gap = max_abs_difference(
             record["estimates"], None if biogeme is None else biogeme["estimates"]
         )
-        loglik_gap = "n/a"
+        biogeme_loglik_gap = "n/a"
         if biogeme is not None:
-            loglik_gap = f"{abs(record['loglik'] - biogeme['loglik']):.1e}"
-        print(f"| {tool} | {values} | {record['loglik']:.6f} | {estimate_gap} | {loglik_gap} |")
+            biogeme_loglik_gap = f"{abs(record['loglik'] - biogeme['loglik']):.1e}"
+        exact_gap = max_abs_difference(record["estimates"], exact_estimates)
+        exact_loglik_gap = f"{abs(record['loglik'] - exact_loglik):.1e}"
+        print(f"| {tool} | {values} | {record['loglik']:.6f} | {biogeme_gap} "
+              f"| {biogeme_loglik_gap} | {exact_gap} | {exact_loglik_gap} |")
     print()
 
 
@@ -481,7 +531,7 @@ def print_std_errors_table(records):
     print()
 
 
-def print_report(records, failures, load_at_start):
+def print_report(records, failures, load_at_start, exact):
     """Print the machine line and the timing, estimate and standard-error tables in Markdown."""
     print(f"Machine: {describe_machine(load_at_start)}")
     print()
@@ -492,7 +542,7 @@ def print_report(records, failures, load_at_start):
     print()
     print_timing_table(records, "cpu")
     print_timing_details(records)
-    print_estimates_table(records)
+    print_estimates_table(records, exact)
     print_std_errors_table(records)
     for tool, message in failures.items():
         print(f"{tool} was left out: {message}")
@@ -526,7 +576,8 @@ def main(argv=None):
     load_at_start = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     tools = [tool for tool in TOOLS if tool in args.tools]
     records, failures = measure_tools(tools, args.data.resolve(), args.process_runs, args.repeats)
-    print_report(records, failures, load_at_start)
+    exact = solve_exactly(prepare_table(args.data.resolve()))
+    print_report(records, failures, load_at_start, exact)
     if args.json is not None:
         args.json.write_text(json.dumps(records, indent=2) + "\n")
 

@@ -189,9 +189,9 @@ def fit_svi(model: ChoiceModel, data: ChoiceData, *, key: jax.Array,
     Args:
         model: The model with its priors (``model.priors``).
         data: The choice data.
-        key: A JAX random key (``jax.random.key(0)`` or ``jax.random.PRNGKey(0)``); it seeds
-            the guide's start, the ELBO draws, minibatches, fresh simulator draws and the
-            posterior draws.
+        key: A JAX random key (``jax.random.key(0)``, ``jax.random.PRNGKey(0)``) or an ``int``
+            seed. It seeds the guide's start, the ELBO draws, minibatches, fresh simulator
+            draws and the posterior draws.
         options: :class:`SVIOptions`; keyword arguments override its fields.
 
     Returns:
@@ -202,7 +202,7 @@ def fit_svi(model: ChoiceModel, data: ChoiceData, *, key: jax.Array,
         >>> dataset = dc.load_dataset("travel_mode")
         >>> spec = dc.LinearSpec.from_formula("choice ~ gc | 1", base="car")
         >>> fit = dc.fit_svi(dc.Logit(spec), dataset.data, key=jax.random.key(0), max_steps=3000)
-        >>> fit.posterior_mean.round(1).tolist()  # doctest: +SKIP
+        >>> fit.summary()  # doctest: +SKIP
     """
     options = _with_overrides(options or SVIOptions(), option_overrides)
     if options.subsample_size is not None and options.subsample_size > data.n_obs:
@@ -273,6 +273,8 @@ def _raw_key(key: Any) -> jax.Array:
     """Return ``key`` as a raw ``uint32`` key, which NumPyro expects; accept typed keys too."""
     if key is None:
         raise TypeError("key is required: pass jax.random.key(seed)")
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return jax.random.PRNGKey(int(key))
     key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(key)
@@ -418,6 +420,9 @@ def _optimise(make_svi, inputs, choice, key, options: SVIOptions):
     finally:
         if progress is not None:
             progress.close()
+    # NOTE: the autoguides' parameter sets (locations, positive scales, triangular factors with
+    # a positive diagonal) are convex, so their averages stay valid. A user guide with a
+    # non-convex set (for example a correlation Cholesky factor) can leave its support.
     params = {name: np.asarray(value) for name, value in averaged.items()}
     return -np.concatenate(losses), params, steps, converged, message
 

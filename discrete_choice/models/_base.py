@@ -63,7 +63,10 @@ class Priors:
     a coefficient of 5 moves a choice probability from 0.5 to above 0.99.
 
     Attributes:
-        coefficient: Prior of each linear-utility coefficient (a scalar distribution).
+        coefficient: Prior of each linear-utility coefficient: a scalar distribution shared
+            by all of them, or one with batch shape ``(n_params,)`` giving each coefficient its
+            own prior in the order of the result's labels (for example
+            ``dist.Normal(0.0, jnp.array([5.0, 5.0, 0.1]))``).
         log_scale: Prior of each log noise scale (scales are positive; a Normal on the log is a
             log-normal prior on the scale).
     """

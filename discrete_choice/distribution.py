@@ -34,7 +34,8 @@ class ChoiceDistribution(dist.Distribution):
     shape; ``probabilities`` is ``(..., n_alts)``, exactly 0 where unavailable.
     """
 
-    arg_constraints = {"utility": constraints.real_vector}
+    # No constraint on utility: unavailable alternatives may hold any value, even nan.
+    arg_constraints: dict = {}
     pytree_data_fields = ("utility", "available", "noise", "simulator")
     pytree_aux_fields = ("n_alts",)
     has_enumerate_support = True

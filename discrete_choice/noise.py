@@ -29,7 +29,7 @@ from typing import Any, Literal, get_args
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import log_ndtr, ndtri
+from jax.scipy.special import erfcx, log_ndtr, ndtri
 
 __all__ = [
     "Family",
@@ -45,6 +45,8 @@ Family = Literal["gumbel", "normal", "logistic", "none"]
 FAMILIES: tuple[str, ...] = get_args(Family)
 
 _HALF_LOG_TWO_PI = 0.5 * float(np.log(2.0 * np.pi))
+_HALF_LOG_TWO_OVER_PI = 0.5 * float(np.log(2.0 / np.pi))
+_SQRT_HALF = float(np.sqrt(0.5))
 
 
 def _check_family(family: str) -> None:
@@ -80,7 +82,11 @@ def standard_log_cdf(family: str, x: jax.Array) -> jax.Array:
         finite = x > -float(np.log(jnp.finfo(jnp.result_type(x)).max))
         return jnp.where(finite, -jnp.exp(-jnp.where(finite, x, 0.0)), -jnp.inf)
     if family == "normal":
-        return log_ndtr(x)
+        # log Phi(x) ~ -x^2 / 2 overflows once x^2 does; there it is -inf with gradient 0
+        # (double where) instead of the nan gradient of log_ndtr.
+        limit = 0.5 * float(np.sqrt(jnp.finfo(jnp.result_type(x)).max))
+        finite = x > -limit
+        return jnp.where(finite, log_ndtr(jnp.where(finite, x, 0.0)), -jnp.inf)
     if family == "logistic":
         return -jax.nn.softplus(-x)
     raise ValueError("the 'none' noise family has no density or CDF")
@@ -95,7 +101,14 @@ def standard_log_reverse_hazard(family: str, x: jax.Array) -> jax.Array:
     if family == "gumbel":
         return -x
     if family == "normal":
-        return -0.5 * x * x - _HALF_LOG_TWO_PI - log_ndtr(x)
+        # For x < 0 use phi(x) / Phi(x) = sqrt(2 / pi) / erfcx(-x / sqrt 2): the direct
+        # difference is -inf - (-inf) once x^2 overflows (|x| > 1.8e19 in float32).
+        negative = x < 0
+        x_negative = jnp.where(negative, x, -1.0)
+        x_positive = jnp.where(negative, 1.0, x)
+        left = _HALF_LOG_TWO_OVER_PI - jnp.log(erfcx(-x_negative * _SQRT_HALF))
+        right = -0.5 * x_positive * x_positive - _HALF_LOG_TWO_PI - log_ndtr(x_positive)
+        return jnp.where(negative, left, right)
     if family == "logistic":
         return -jax.nn.softplus(x)
     raise ValueError("the 'none' noise family has no density or CDF")

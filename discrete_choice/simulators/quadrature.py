@@ -75,6 +75,13 @@ class Quadrature(Simulator):
       below ``F(m_min)`` and ``1 - H`` below ``n_alts * (1 - F(m_max))``, both under 1e-13 for
       ``n_alts <= 100``.
 
+    NOTE: the panels are placed in absolute coordinates, so an alternative whose scale is
+    below the floating-point spacing of its location (``sigma_j < eps * |V_j|``, for example
+    ``sigma = exp(-50)`` at ``V = 1``) collapses to a point and its probability and gradient
+    are wrong. The relative accuracy of a probability below about 1e-10 is also not
+    guaranteed when its integrand peaks between two far-apart alternatives (for example
+    ``log Phi(-40)`` of a binary probit); use :class:`~discrete_choice.simulators.Exact` there.
+
     Tested against ``mpmath.quad`` to 1e-10 absolute for scale ratios up to 1e3 and against the
     closed forms; the sum of the probabilities is 1 within 1e-10. Gradients are those of the
     fixed-node rule (the breakpoints are not differentiated), accurate to the same order.

@@ -1,7 +1,7 @@
 r"""Controlled label noise: why the temperature of the heteroscedastic softmax matters.
 
-The experiment follows the design of Collier, Mustafa, Kokiopoulou, Jenatton and Berent (2020),
-"A simple probabilistic method for deep classification under input-dependent label noise"
+The experiment follows the design of Collier, Mustafa and Berent (2020), "A simple
+probabilistic method for deep classification under input-dependent label noise"
 (arXiv:2003.06778): corrupt the labels of a classification dataset with a probability that
 depends on the true class, so the noise is input-dependent, then compare
 
@@ -11,8 +11,10 @@ depends on the true class, so the noise is input-dependent, then compare
   :class:`~discrete_choice.Smoothed` simulator),
 
 over a grid of temperatures ``tau`` and numbers of training draws ``S``, with every model
-evaluated with ``eval_draws`` draws on a test set corrupted the same way. Their finding: the
-best temperature is not 1, and more training draws lower the best temperature.
+evaluated with ``eval_draws`` draws on a test set corrupted the same way. Their abstract
+reports that the temperature controls a bias-variance trade-off whose optimum is not always
+at 1. Because more draws lower the variance of the simulated likelihood, the trade-off also
+predicts a lower best temperature for more training draws.
 
 Every seed fixes the split, the corruption, the network initialisation and the key schedule of
 every method, so results are paired across methods and the comparison uses the paired t-test.

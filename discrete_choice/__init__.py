@@ -16,10 +16,21 @@ from discrete_choice.inference import MLEOptions, fit_mle
 from discrete_choice.inference._arviz import loo_compare, to_inference_data
 from discrete_choice.inference.mcmc import MCMCOptions, MCMCResults, fit_mcmc
 from discrete_choice.inference.svi import SVIOptions, SVIResults, fit_svi
-from discrete_choice.models import ChoiceModel, Logit, Priors
+from discrete_choice.models import (
+    HEV,
+    ChoiceModel,
+    Heteroscedastic,
+    HeteroscedasticLogistic,
+    HeteroscedasticProbit,
+    Logit,
+    MultinomialProbit,
+    Priors,
+    Probit,
+)
 from discrete_choice.noise import Noise
 from discrete_choice.results import MLEResults
-from discrete_choice.simulators import Exact, Frequency, Quadrature, Smoothed
+from discrete_choice.simulators import GHK, Exact, Frequency, Quadrature, Smoothed
+from discrete_choice.compare import compare
 from discrete_choice.utility import LinearSpec
 from discrete_choice.inference.train import TrainOptions, TrainResult, train
 from discrete_choice.models.neural import NetworkConfig, NeuralChoiceModel, classification_data
@@ -34,6 +45,14 @@ from discrete_choice.temperature import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "GHK",
+    "HEV",
+    "Heteroscedastic",
+    "HeteroscedasticLogistic",
+    "HeteroscedasticProbit",
+    "MultinomialProbit",
+    "Probit",
+    "compare",
     "ChoiceData",
     "ChoiceDistribution",
     "ChoiceModel",

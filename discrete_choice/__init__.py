@@ -30,7 +30,7 @@ from discrete_choice.models import (
 from discrete_choice.noise import Noise
 from discrete_choice.results import MLEResults
 from discrete_choice.simulators import GHK, Exact, Frequency, Quadrature, Smoothed
-from discrete_choice.compare import compare
+from discrete_choice import compare
 from discrete_choice.utility import LinearSpec
 from discrete_choice.inference.train import TrainOptions, TrainResult, train
 from discrete_choice.models.neural import NetworkConfig, NeuralChoiceModel, classification_data

@@ -12,7 +12,7 @@ from numpyro.distributions.util import validate_sample
 
 from discrete_choice.noise import Noise
 from discrete_choice.simulators import Exact
-from discrete_choice.simulators._base import Simulator, prepare_inputs
+from discrete_choice.simulators._base import Predictive, Simulator, prepare_inputs
 
 __all__ = ["ChoiceDistribution"]
 
@@ -24,10 +24,13 @@ class ChoiceDistribution(dist.Distribution):
     ``argmax_{j available} U_j`` and its log probability comes from ``simulator``.
 
     Args:
-        utility: ``(..., n_alts)`` systematic utilities ``V``.
+        utility: ``(..., n_alts)`` systematic utilities ``V`` in utility units; entries of
+            unavailable alternatives are ignored (they may be any value, even ``nan``).
         available: ``(..., n_alts)`` boolean availability mask, or ``None`` (all available).
         noise: the noise law (default iid standard Gumbel, i.e. the logit model).
-        simulator: how ``log P`` is computed (default :class:`Exact`).
+        simulator: how ``log P`` is computed (default :class:`Exact`). Its settings (``tau``,
+            ``n_draws``, scales in ``noise``) are validated when it is constructed, with
+            errors that name the argument and its value.
 
     ``batch_shape`` is ``utility.shape[:-1]``, ``event_shape`` is ``()`` and the support is
     ``{0, ..., n_alts - 1}``. ``log_prob(choice)`` returns the log probability with the batch
@@ -75,6 +78,10 @@ class ChoiceDistribution(dist.Distribution):
     def probabilities(self) -> jax.Array:
         """Choice probabilities, ``(..., n_alts)``."""
         return self.simulator.probabilities(self.utility, self.available, self.noise)
+
+    def predictive(self) -> Predictive:
+        """Mean probabilities, their variance across the simulator's draws and the argmax choice."""
+        return self.simulator.predictive(self.utility, self.available, self.noise)
 
     @property
     def mean(self):

@@ -130,3 +130,17 @@ def test_short_run_warns():
 def test_invalid_options_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         MCMCOptions(**{field: value})
+
+
+def test_cli_table_and_json_of_nuts_fit(travel_nuts):
+    from discrete_choice.cli._bayesian import bayesian_table, bayesian_to_json
+
+    _, _, fit = travel_nuts
+    text = bayesian_table(fit)
+    assert "by NUTS (2 chains of 300 draws" in text
+    for name in fit.names:
+        assert name in text
+    payload = bayesian_to_json(fit)
+    assert payload["parameters"]["gc"]["estimate"] == pytest.approx(fit.posterior_mean["gc"])
+    assert payload["parameters"]["gc"]["std_error"] == pytest.approx(fit.posterior_sd["gc"])
+    assert payload["loglik"] == pytest.approx(fit.loglik_at_mean)

@@ -108,8 +108,11 @@ def test_logit_nuts_matches_mle(logit_case):
 
 def test_minibatch_svi_matches_full_batch(logit_case, logit_svi_normal):
     model, data, _ = logit_case
+    # Minibatch gradients are ten times noisier here, so the fit takes smaller steps and
+    # averages longer windows (the settings docs/bayesian.md recommends for minibatches).
+    # Measured maximum distance with seeds 4 and 5: 0.08 and 0.09 full-batch posterior sd.
     minibatch = fit_svi(model, data, key=jax.random.key(4), guide="normal",
-                        subsample_size=N_OBS // 10)
+                        subsample_size=N_OBS // 10, learning_rate=0.003, window=500)
     assert minibatch.subsample_size == N_OBS // 10
     standardised = ((minibatch.posterior_mean - logit_svi_normal.posterior_mean)
                     / logit_svi_normal.posterior_sd)

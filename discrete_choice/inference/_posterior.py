@@ -1,4 +1,4 @@
-"""What SVI and NUTS results share: labelled posterior draws, summaries, pointwise log-likelihood."""
+"""Shared parts of SVI and NUTS results: labelled posterior draws, summaries, pointwise log-likelihood."""
 
 from __future__ import annotations
 
@@ -186,8 +186,8 @@ class PosteriorResults:
     @property
     def loglik_at_mean(self) -> float:
         """Log-likelihood ``sum_n w_n log P_n`` at the posterior mean."""
-        prepared = self.model.prepare(self.data)
         with jax.enable_x64(True):
+            prepared = self.model.prepare(self.data)
             mean = {name: np.mean(value, axis=(0, 1))[None, None]
                     for name, value in self.samples.items()}
             return float(np.sum(pointwise_log_likelihood(prepared, mean)))

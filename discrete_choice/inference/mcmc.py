@@ -5,11 +5,12 @@ with the priors of ``model.priors``. NUTS runs on the unconstrained parameters (
 log scale). A simulated likelihood uses the simulator's fixed draws, so the chains target the
 posterior of that simulated likelihood.
 
-Diagnostics follow Vehtari, Gelman, Simpson, Carpenter and Buerkner (2021), "Rank-normalization,
-folding, and localization: an improved R-hat for assessing convergence of MCMC", Bayesian
-Analysis 16(2): split R-hat below 1.01 and a bulk effective sample size of at least 100 per
-chain; any divergent transition after warmup is reported. R-hat and ESS here are NumPyro's
-split-chain estimates (``numpyro.diagnostics``), without rank normalisation.
+Diagnostics: a split R-hat above 1.01 is the convergence threshold proposed by Vehtari, Gelman,
+Simpson, Carpenter and Buerkner, "Rank-normalization, folding, and localization: an improved
+R-hat for assessing convergence of MCMC" (Bayesian Analysis, 2021). The default effective sample
+size of 100 per chain is a rule of thumb for stable posterior means and intervals, and any
+divergent transition after warmup is reported. R-hat and ESS are NumPyro's split-chain
+estimates (``numpyro.diagnostics``), without rank normalisation.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ situations whose log-likelihood is scaled by :math:`N/|B|` (the ``"obs"`` plate'
 
 Simulated likelihoods (for example ``Smoothed``) take their draws from the simulator's ``key``.
 With ``draws="fixed"`` the same draws serve every step (common random numbers, the simulated
-maximum-likelihood convention); with ``draws="fresh"`` each step replaces the key with one
+maximum-likelihood convention). With ``draws="fresh"`` each step replaces the key with one
 split from the SVI key, so the simulation error averages out over steps instead of being
 frozen into the fit.
 """
@@ -236,6 +236,9 @@ def fit_svi(model: ChoiceModel, data: ChoiceData, *, key: jax.Array,
         warnings.warn(f"SVI stopped at max_steps={options.max_steps} before the ELBO reached a "
                       "plateau; raise max_steps or the learning rate, or check the ELBO trace "
                       "(result.elbo)", ConvergenceWarning, stacklevel=2)
+    draws_mode = "none"
+    if has_draws:
+        draws_mode = "fresh" if fresh else "fixed"
     return SVIResults(
         method="svi",
         model_name=model.name,
@@ -252,7 +255,7 @@ def fit_svi(model: ChoiceModel, data: ChoiceData, *, key: jax.Array,
         elbo=elbo,
         guide_params=params,
         guide=guide_name,
-        draws_mode=("fresh" if fresh else "fixed") if has_draws else "none",
+        draws_mode=draws_mode,
         subsample_size=options.subsample_size or data.n_obs,
         n_steps=n_steps,
         converged=converged,

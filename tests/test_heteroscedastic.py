@@ -128,17 +128,18 @@ def test_scale_running_to_zero_reported(x64):
 # ---------------------------------------------------------------------------- smoothing bias
 @pytest.mark.parametrize("family", ["normal", "gumbel"])
 def test_smoothed_loglik_approaches_quadrature(x64, family):
-    """At the quadrature optimum, the smoothed log-likelihood gap shrinks as tau falls and S grows."""
+    """At the true parameters, the smoothed log-likelihood approaches quadrature as tau falls and S grows."""
     data = simulate_heteroscedastic(300, family, [1.0, 0.6, 1.8], 1.0, seed=4)
     model_class = HEV if family == "gumbel" else HeteroscedasticProbit
-    exact = model_class(SPEC, simulator=Quadrature()).fit(data)
-    values = {"beta": exact.estimates[:3], "scale": exact.estimates[3:]}
+    values = {"beta": np.array([0.4, -0.3, 1.0]), "scale": np.array([0.6, 1.8])}
+    exact = likelihood_functions(model_class(SPEC, simulator=Quadrature()).prepare(data))
+    reference = float(jnp.sum(exact.per_observation(exact.unconstrain(values))))
     gaps = []
     for tau, n_draws in [(1.0, 50), (0.3, 400), (0.1, 3000)]:
         smoothed = model_class(SPEC, simulator=Smoothed(tau=tau, n_draws=n_draws, key=1))
         functions = likelihood_functions(smoothed.prepare(data))
         loglik = float(jnp.sum(functions.per_observation(functions.unconstrain(values))))
-        gaps.append(abs(loglik - exact.loglik))
+        gaps.append(abs(loglik - reference))
     assert gaps[1] < gaps[0]
     assert gaps[2] < gaps[1]
     # Measured gaps (seed 4): 14.8, 0.91, 0.086 (Normal) and 6.4, 0.43, 0.001 (Gumbel). At
@@ -158,6 +159,8 @@ def test_smoothed_fit_approaches_quadrature_fit(x64, family):
         fit = model_class(SPEC, simulator=Smoothed(tau=tau, n_draws=n_draws, key=1)).fit(data)
         gaps.append(abs(fit.loglik - exact.loglik))
         distances.append(float(np.max(np.abs(fit.estimates - exact.estimates) / exact.std_errors)))
-    assert gaps[2] < gaps[1] < gaps[0]
+    # The smoothing bias and the simulation bias of the log can cancel at an intermediate
+    # setting, so only the end points are compared.
+    assert gaps[2] < gaps[0] / 10
     assert distances[2] < distances[0]
     assert distances[2] < 0.25  # within a quarter of a standard error

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 
 import discrete_choice as dc
@@ -100,6 +101,25 @@ def test_binary_hetprobit_loglik_closed_form(x64):
     index = (beta0 + beta1 * x[:, 1]) / (np.sqrt(2.0) * np.exp(delta * z))
     reference = np.sum(np.where(choice == 1, scipy.stats.norm.logcdf(index),
                                 scipy.stats.norm.logcdf(-index)))
+    assert loglik == pytest.approx(reference, abs=1e-10)
+
+
+def test_binary_hev_loglik_closed_form(x64):
+    rng = np.random.default_rng(6)
+    n = 40
+    x = np.column_stack([np.zeros(n), rng.normal(size=n)])
+    z = rng.normal(size=n)
+    choice = (rng.random(n) < 0.5).astype(int)
+    data = dc.ChoiceData.from_arrays(choice, {"x": x, "z": z})
+    model = HEV(dc.LinearSpec.from_formula("choice ~ x"), simulator=Exact(),
+                alternative_scales=False, scale_covariates=("z",))
+    functions = likelihood_functions(model.prepare(data))
+    values = {"beta": np.array([-0.2, 1.1]), "lnsigma": np.array([-0.6])}
+    loglik = float(jnp.sum(functions.per_observation(functions.unconstrain(values))))
+    # Two Gumbel terms with a common scale s differ by a Logistic(0, s) variate.
+    index = (-0.2 + 1.1 * x[:, 1]) / np.exp(-0.6 * z)
+    reference = np.sum(np.where(choice == 1, scipy.special.log_expit(index),
+                                scipy.special.log_expit(-index)))
     assert loglik == pytest.approx(reference, abs=1e-10)
 
 

@@ -240,7 +240,8 @@ class Heteroscedastic(ChoiceModel):
                 "alternative_scales=False and scale_covariates=[...] for a binary "
                 "heteroscedastic model, or use the homoscedastic model")
         for k, name in enumerate(self.scale_covariates):
-            values = np.asarray(prepared.inputs.extras["scale_covariates"][..., k])
+            values = np.broadcast_to(np.asarray(prepared.inputs.extras["scale_covariates"][..., k]),
+                                     data.available.shape)
             used = values[np.asarray(data.available)]
             if used.size and np.ptp(used) == 0:
                 raise SpecificationError(
@@ -270,8 +271,13 @@ class Heteroscedastic(ChoiceModel):
             embed[np.arange(len(free)), free] = 1.0
             extras["scale_embedding"] = embed
         if self.scale_covariates:
-            extras["scale_covariates"] = np.stack(
-                [data.variable(name) for name in self.scale_covariates], axis=-1)
+            covariates = np.stack([data.variable(name) for name in self.scale_covariates], axis=-1)
+            if not self.alternative_scales and not any(
+                    data.varies_within_situations(name) for name in self.scale_covariates):
+                # One scale per situation, shape (n_obs, 1, n_z): the closed forms of the Exact
+                # simulator (binary probit, logit with a common scale) then apply.
+                covariates = covariates[:, :1, :]
+            extras["scale_covariates"] = covariates
         return extras
 
     def sample_parameters(self, inputs: ModelInputs) -> dict[str, jax.Array]:
@@ -287,9 +293,12 @@ class Heteroscedastic(ChoiceModel):
 
     def log_scales(self, params: Mapping[str, jax.Array], inputs: ModelInputs,
                    index: jax.Array) -> jax.Array:
-        """Return ``log sigma_nj = gamma_j + z_nj' delta``, shape ``(batch, n_alts)``."""
-        n_alts = inputs.available.shape[-1]
-        log_scale = jnp.zeros((index.shape[0], n_alts), dtype=inputs.design.dtype)
+        """Return ``log sigma_nj = gamma_j + z_nj' delta``, shape ``(batch, n_alts)`` or ``(batch, 1)``.
+
+        The second shape, one scale per situation, arises without alternative scales and with
+        scale covariates that do not vary across alternatives.
+        """
+        log_scale = jnp.zeros((index.shape[0], 1), dtype=inputs.design.dtype)
         if self.alternative_scales:
             log_scale = log_scale + jnp.log(params["scale"]) @ inputs.extras["scale_embedding"]
         if self.scale_covariates:

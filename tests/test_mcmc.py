@@ -21,7 +21,7 @@ def travel_nuts():
     spec = dc.LinearSpec.from_formula("choice ~ gc + ttme | hinc[air]", base="car")
     model = dc.Logit(spec)
     # Reduced run for the default suite: 2 chains of 300 draws. The ESS threshold is relaxed to
-    # match, because 600 draws of six correlated parameters give an ESS of a few hundred.
+    # match the short run.
     fit = fit_mcmc(model, dataset.data, key=jax.random.key(0), num_chains=2,
                    num_warmup=N_WARMUP, num_samples=N_SAMPLES, max_r_hat=1.05,
                    min_ess_per_chain=25)

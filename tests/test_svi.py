@@ -63,9 +63,9 @@ def test_map_matches_penalised_likelihood(x64):
                                         method="BFGS", options={"gtol": 1e-10}).x
     fit = fit_svi(model, data, key=jax.random.key(0), guide="delta", learning_rate=0.02,
                   max_steps=4000)
-    # Tolerance: Adam with a constant step oscillates around the mode by about the step size
-    # times the gradient noise, which is zero for a point-mass guide; averaging the last window
-    # leaves an error far below 1e-3.
+    # Tolerance: the point-mass guide's gradient has no noise, so the averaged iterates converge
+    # to the mode. 1e-3 (about 1% of a standard error here) allows for the plateau rule
+    # stopping before full convergence.
     np.testing.assert_allclose(fit.posterior_mean.to_numpy(), reference, atol=1e-3)
     assert np.all(fit.posterior_sd.to_numpy() < 1e-12)  # a point mass, up to rounding
     # The prior pulls the mode towards 0, so the maximum-likelihood estimates lie further out.

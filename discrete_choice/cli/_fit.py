@@ -72,9 +72,9 @@ def add_fit_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``fit`` subcommand."""
     parser = subparsers.add_parser(
         "fit", help="fit one model by maximum likelihood, SVI or NUTS",
-        description="Fit a choice model by maximum likelihood and print estimates, standard "
-                    "errors and fit statistics. With no DATA, fits the conditional logit of "
-                    "Greene's travel-mode survey.")
+        description="Fit a choice model by maximum likelihood (or by SVI or NUTS, see "
+                    "--method) and print estimates, standard errors and fit statistics. With no "
+                    "DATA, fits the conditional logit of Greene's travel-mode survey.")
     add_data_arguments(parser)
     parser.add_argument("--model", default="logit",
                         help="model family (default logit); see `discrete-choice compare --help` "

@@ -205,6 +205,12 @@ def test_same_model_runs_under_svi_and_nuts():
     assert f"{NETWORK_SITE}/layers[0].weight" in samples
     assert all(np.all(np.isfinite(np.asarray(v))) for v in samples.values())
 
+    # The library's NUTS entry point labels every weight through the parameter blocks.
+    with pytest.warns(dc.SamplingWarning):  # 30 draws are far too few for the ESS check
+        posterior = dc.fit_mcmc(model, data, key=3, num_warmup=30, num_samples=30,
+                                num_chains=1)
+    assert "network/layers[0].weight[1,0]" in posterior.summary().index
+
     # Without a prior the weights are numpyro.param sites that SVI optimises directly.
     point = dataclasses.replace(model, network_prior=None).prepare(data)
     svi = SVI(point.numpyro_model, lambda *args, **kwargs: None, numpyro.optim.Adam(0.05),

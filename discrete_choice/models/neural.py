@@ -38,8 +38,8 @@ small (its dependencies are JAX, jaxtyping and typing_extensions) and keeps to
 JAX's own idioms, which matters for a library that must not pin a framework on its users.
 
 Identification: only utility differences matter, so ``mu`` is identified up to an additive
-function of ``x_n``, and with a scale head the overall scale trades off against the size of
-``mu``; neither affects the probabilities or the likelihood, so the trainer leaves both free.
+function of ``x_n``. With a scale head, the overall scale also trades off against the size of
+``mu``. Neither changes the probabilities or the likelihood, so the trainer leaves both free.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ from discrete_choice.models._base import (
     Priors,
 )
 from discrete_choice.noise import FAMILIES, Family, Noise
-from discrete_choice.utility import Design, LinearSpec, build_design
+from discrete_choice.utility import Design, LinearSpec
 
 __all__ = [
     "ChoiceNetwork",
@@ -85,6 +85,7 @@ ScaleHead = Literal["none", "shared", "per_alternative"]
 SCALE_HEADS: tuple[str, ...] = get_args(ScaleHead)
 
 _UNUSED_PRIORS = Priors()  # replaces the unused priors of a model without linear coefficients
+_NO_LINEAR_PART = LinearSpec(constants=False)  # the spec of a purely neural model
 
 _ACTIVATION_FUNCTIONS = {
     "relu": jax.nn.relu,
@@ -180,7 +181,7 @@ class ChoiceNetwork(eqx.Module):
         self.scale_floor = float(config.scale_floor)
 
     def features(self, x: jax.Array) -> jax.Array:
-        """Output of the shared body for one situation, ``(hidden[-1],)``."""
+        """Compute the shared body's output for one situation, shape ``(hidden[-1],)``."""
         act = _ACTIVATION_FUNCTIONS[self.activation]
         for layer in self.layers:
             x = act(layer(x))
@@ -249,9 +250,10 @@ class NeuralChoiceModel(ChoiceModel):
     given, so standardise them first.
 
     Attributes:
-        spec: Linear part of the hybrid form (``None`` for a purely neural model). With a
-            spec, ``V = X beta + mu(x)``: interpretable coefficients on alternative attributes
-            plus a neural term of the ``features``.
+        spec: Linear part of the hybrid form. ``None`` (stored as an empty
+            ``LinearSpec(constants=False)``) makes a purely neural model. With terms,
+            ``V = X beta + mu(x)``: interpretable coefficients on alternative attributes plus a
+            neural term of the ``features``.
         features: Names of the data's variables fed to the network (at least one).
         network: Architecture (:class:`NetworkConfig`).
         noise: Standard family of ``u``: ``"gumbel"``, ``"normal"``, ``"logistic"`` or
@@ -296,8 +298,17 @@ class NeuralChoiceModel(ChoiceModel):
         if not isinstance(self.network, NetworkConfig):
             raise TypeError(f"network must be a NetworkConfig; got "
                             f"{type(self.network).__name__}")
-        if self.spec is not None and not isinstance(self.spec, LinearSpec):
+        if self.spec is None:
+            object.__setattr__(self, "spec", _NO_LINEAR_PART)
+        if not isinstance(self.spec, LinearSpec):
             raise TypeError(f"spec must be a LinearSpec or None; got {type(self.spec).__name__}")
+
+    @property
+    def has_linear_part(self) -> bool:
+        """Whether the specification adds any linear term (constants included)."""
+        spec = self.spec
+        return bool(spec.generic or spec.individual or spec.alternative_specific
+                    or spec.constants is not False)
 
     # -------------------------------------------------------------- inputs
     def extra_inputs(self, data: ChoiceData) -> dict[str, np.ndarray]:
@@ -311,29 +322,23 @@ class NeuralChoiceModel(ChoiceModel):
                 columns.append(values[np.arange(data.n_obs), first][:, None])
         return {"features": np.concatenate(columns, axis=1)}
 
-    def prepare(self, data: ChoiceData) -> PreparedModel:
-        if self.spec is not None:
-            return super().prepare(data)
-        if not isinstance(data, ChoiceData):
-            raise TypeError(f"data must be a ChoiceData (see classification_data, "
-                            f"ChoiceData.from_arrays); got {type(data).__name__}")
-        design = Design(matrix=np.zeros((data.n_obs, data.n_alts, 0)), names=(),
-                        base=data.alternatives[0])
-        extras = {k: jnp.asarray(v) for k, v in self.extra_inputs(data).items()}
-        inputs = ModelInputs(
-            design=jnp.asarray(design.matrix),
-            available=jnp.asarray(data.available),
-            weights=None if data.weights is None else jnp.asarray(data.weights),
-            extras=extras,
-        )
-        return PreparedModel(model=self, data=data, design=design, inputs=inputs,
-                             blocks=self.parameter_blocks(design, data))
-
     def parameter_blocks(self, prepared_design: Design, data: ChoiceData
                          ) -> tuple[ParameterBlock, ...]:
-        if self.spec is None:
-            return ()
-        return (ParameterBlock("beta", prepared_design.names),)
+        """Return the sample sites with labels: ``beta`` with a linear part and, with a network
+        prior, one site per weight array, labelled ``network/<path>[i,j]``."""
+        blocks = []
+        if prepared_design.names:
+            blocks.append(ParameterBlock("beta", prepared_design.names))
+        if self.network_prior is not None:
+            n_inputs = self.extra_inputs(data)["features"].shape[-1]
+            weights, _ = eqx.partition(self.build_network(n_inputs, data.n_alts),
+                                       eqx.is_inexact_array)
+            for path, value in eqx_to_dict(weights).items():
+                site = f"{NETWORK_SITE}/{path}"
+                labels = tuple(f"{site}[{','.join(map(str, index))}]"
+                               for index in np.ndindex(np.shape(value)))
+                blocks.append(ParameterBlock(site, labels))
+        return tuple(blocks)
 
     # -------------------------------------------------------------- the network
     def build_network(self, n_inputs: int, n_alts: int) -> ChoiceNetwork:
@@ -343,8 +348,8 @@ class NeuralChoiceModel(ChoiceModel):
 
     def sample_parameters(self, inputs: ModelInputs) -> dict[str, Any]:
         params: dict[str, Any] = {}
-        if self.spec is not None:
-            n_params = inputs.design.shape[-1]
+        n_params = inputs.design.shape[-1]
+        if n_params:
             params["beta"] = numpyro.sample(
                 "beta", self.priors.coefficient.expand([n_params]).to_event(1))
         template = self.build_network(inputs.extras["features"].shape[-1],
@@ -359,7 +364,7 @@ class NeuralChoiceModel(ChoiceModel):
                           index: jax.Array) -> tuple[jax.Array, Noise]:
         mu, sigma = jax.vmap(params[NETWORK_SITE])(inputs.extras["features"][index])
         utility = mu
-        if self.spec is not None:
+        if "beta" in params:
             utility = utility + self.linear_utility(params["beta"], inputs, index)
         return utility, Noise(self.noise, scale=sigma)
 
@@ -367,7 +372,7 @@ class NeuralChoiceModel(ChoiceModel):
         """Return start values of the sample sites: zero coefficients and, with a network prior,
         the initial weights of :meth:`build_network` (not a draw from the prior)."""
         start: dict[str, np.ndarray] = {}
-        if self.spec is not None:
+        if prepared.inputs.design.shape[-1]:
             start["beta"] = np.zeros(prepared.inputs.design.shape[-1])
         if self.network_prior is not None:
             template = self.build_network(prepared.inputs.extras["features"].shape[-1],
@@ -393,7 +398,7 @@ class NeuralChoiceModel(ChoiceModel):
         as the seeds of an experiment, share one compilation.
         """
         model = self.with_network(init_seed=0)
-        if self.spec is None:
+        if not self.has_linear_part:
             model = dataclasses.replace(model, priors=_UNUSED_PRIORS)
         return model
 

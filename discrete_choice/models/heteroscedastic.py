@@ -13,8 +13,8 @@ with :math:`u_{nj}` iid from a standard family (Gumbel with mode 0, Normal, Logi
 fixed to 1) and optional scale covariates :math:`z` with coefficients :math:`\delta`
 (reported as ``lnsigma_<z>``, as Stata's ``hetprobit`` names its variance equation). With
 Gumbel noise this is Bhat's (1995) heteroscedastic extreme value model and the ``heterosc =
-TRUE`` model of R's mlogit; with Normal noise and two alternatives it is Stata's
-``hetprobit``, and with more alternatives its multinomial form, which Stata does not offer.
+TRUE`` model of R's mlogit. With Normal noise and two alternatives it is Stata's
+``hetprobit``; with more alternatives it is the multinomial form, which Stata does not offer.
 
 Identification: the location and overall scale of utility are fixed by the constants' base
 and by the unit scale of ``scale_base``. With two alternatives the per-alternative scales are
@@ -82,9 +82,8 @@ def logit_start(spec: LinearSpec, data: ChoiceData, difference_sd: float) -> dic
     """Return start values from the multinomial logit, rescaled to another noise normalisation.
 
     Logit coefficients are in units where a utility difference has standard deviation
-    ``pi / sqrt(3)``; they are multiplied by ``difference_sd / (pi / sqrt(3))`` so that they
-    approximate the coefficients of a model whose differences have standard deviation
-    ``difference_sd``. Warnings of the logit fit are suppressed: the model fitted next
+    ``pi / sqrt(3)``. Multiplied by ``difference_sd / (pi / sqrt(3))``, they approximate the
+    coefficients of a model whose differences have standard deviation ``difference_sd``. Warnings of the logit fit are suppressed: the model fitted next
     reports its own.
     """
     from discrete_choice.models.logit import Logit
@@ -115,7 +114,7 @@ def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
     unreliable with NaN standard errors, a note naming them, and an
     :class:`~discrete_choice.IdentificationWarning`.
 
-    NOTE: the probe moves one scale at a time; a boundary reached only jointly with the
+    NOTE: the probe moves one scale at a time. A boundary reached only jointly with the
     coefficients (all scales and coefficients growing together) is left to the Hessian
     diagnostics of the fit.
     """
@@ -323,8 +322,8 @@ class Heteroscedastic(ChoiceModel):
     def fit(self, data: ChoiceData, **options: Any):
         """Fit by maximum likelihood, starting from the logit estimates unless ``start`` is given.
 
-        Heteroscedastic likelihoods are not concave; starting the coefficients at the rescaled
-        logit estimates (and the scales at 1) keeps the first Newton steps away from extreme
+        Heteroscedastic likelihoods are not concave. Starting the coefficients at the rescaled
+        logit estimates, with the scales at 1, keeps the first Newton steps away from extreme
         scale ratios.
         """
         from discrete_choice.inference.mle import fit_mle

@@ -275,6 +275,21 @@ class _Evaluator:
         return np.asarray(self.functions.flatten_constrained(jnp.asarray(theta)))
 
 
+def _check_loglik(per_obs: np.ndarray, simulator: Simulator, role: str) -> np.ndarray:
+    """Raise ``FloatingPointError`` if a log-likelihood contribution is NaN or above 0.
+
+    A log probability cannot be positive, so such a value is a numerical failure of the
+    simulator, and every bias or score computed from it would be meaningless.
+    """
+    bad = np.flatnonzero(np.isnan(per_obs) | (per_obs > 1e-9))
+    if bad.size:
+        raise FloatingPointError(
+            f"the {role} simulator {type(simulator).__name__} returned invalid log "
+            f"probabilities (NaN or above 0, e.g. {per_obs[bad[0]]!r}) at situations "
+            f"{bad[:10].tolist()}; check that simulator on those rows or use another one")
+    return per_obs
+
+
 def _hit_rate(probabilities: np.ndarray, choice: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == choice))
 
@@ -416,7 +431,8 @@ def temperature_sweep(
                     seconds = time.perf_counter() - started
                     theta = fitted
                     scorer = simulator if evaluate_with is None else evaluate_with
-                    per_obs = scorer_data.loglik(jnp.asarray(fitted), scorer)
+                    per_obs = _check_loglik(scorer_data.loglik(jnp.asarray(fitted), scorer),
+                                            scorer, "scoring")
                     probabilities = scorer_data.probabilities(jnp.asarray(fitted), scorer)
                     row = {
                         "scheme": scheme, "n_draws": draws, "key": key, "tau": tau,
@@ -638,7 +654,7 @@ def simulator_bias_variance(
         theta = evaluator.theta(params)
         choice = np.asarray(data.choice)
         rows_index = np.arange(data.n_obs)
-        exact_loglik = evaluator.loglik(theta, reference)
+        exact_loglik = _check_loglik(evaluator.loglik(theta, reference), reference, "reference")
         exact_prob = evaluator.probabilities(theta, reference)[rows_index, choice]
         exact_gradient = evaluator.gradient(theta, reference)
 

@@ -303,3 +303,19 @@ def test_annealing_rejects_unknown_start(travel):
     model, data = travel
     with pytest.raises(ValueError, match="unknown parameters \\['foo'\\]"):
         temperature.fit_annealed(model, data, start={"foo": 1.0})
+
+
+def test_invalid_reference_raises(travel):
+    from discrete_choice.simulators._base import Simulator, pytree_dataclass
+
+    @pytree_dataclass
+    class Broken(Simulator):
+        """Returns log probabilities of +0.5, which no valid simulator can."""
+
+        def log_probabilities(self, utility, available, noise):
+            return jnp.full(utility.shape, 0.5, dtype=utility.dtype)
+
+    model, data = travel
+    with pytest.raises(FloatingPointError, match="reference simulator Broken"):
+        temperature.simulator_bias_variance(model, data, np.zeros(6), taus=[1.0],
+                                            keys=[0, 1], reference=Broken())

@@ -58,6 +58,7 @@ __all__ = ["TrainOptions", "TrainResult", "train", "simulator_with_draws"]
 _DRAWS_FIELD = "n_draws"
 _KEY_FIELD = "key"
 _CHUNK_FIELDS = ("chunk_size", "draws_chunk", "chunk")
+_TRACE_ROWS = 8  # situations traced to discover the parameter sites
 
 
 @dataclass(frozen=True)
@@ -389,8 +390,14 @@ class _Site:
 
 
 def _parameter_sites(model: ChoiceModel, prepared: PreparedModel) -> dict[str, _Site]:
-    """Trace the model once and return its parameter sites with their bijections, and values."""
-    trace = _trace(model, prepared.inputs, prepared.choice, data=None)
+    """Trace the model once and return its parameter sites with their bijections, and values.
+
+    Only the first few situations are traced: the sites do not depend on the number of
+    situations, and a full eager pass would simulate every situation once.
+    """
+    head = np.arange(min(prepared.data.n_obs, _TRACE_ROWS))
+    inputs = jax.tree_util.tree_map(lambda a: a[head], prepared.inputs)
+    trace = _trace(model, inputs, prepared.choice[head], data=None)
     sites = {}
     for name, site in trace.items():
         if site["type"] == "param":

@@ -84,7 +84,8 @@ def gauss_laguerre_loglik(data: dc.ChoiceData, params: dict[str, float], n_nodes
     shifted = (utility[rows, chosen][:, None, None] - utility[rows[:, None], others][:, None, :]
                - scale[chosen][:, None, None] * np.log(nodes)[None, :, None])
     terms = np.exp(-np.sum(np.exp(-shifted / scale[others][:, None, :]), axis=2))
-    return float(np.sum(np.log(terms @ weights)))
+    with np.errstate(divide="ignore"):  # the rule gives probability 0 at far trial points
+        return float(np.sum(np.log(terms @ weights)))
 
 
 def fit_hev(data: dc.ChoiceData):

@@ -103,10 +103,10 @@ def memory_rows(n_obs, n_alts, chunk_size):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-obs", type=int, default=2000, help="observations")
-    parser.add_argument("--n-alts", type=int, default=5, help="alternatives")
-    parser.add_argument("--n-draws", type=int, default=1000, help="draws S for the throughput table")
-    parser.add_argument("--chunk-size", type=int, default=100, help="draws per regenerated chunk")
+    parser.add_argument("--n-obs", type=int, default=2000, help="number of observations")
+    parser.add_argument("--n-alts", type=int, default=5, help="number of alternatives")
+    parser.add_argument("--n-draws", type=int, default=1000, help="number of draws S in the throughput table")
+    parser.add_argument("--chunk-size", type=int, default=100, help="draws per chunk on the regenerated path")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or 'unknown CPU'}")

@@ -65,10 +65,10 @@ class Quadrature(Simulator):
     alternatives' breakpoints, sorted, bounds the panels, and each panel gets
     ``nodes_per_panel`` Gauss-Legendre nodes. Why this suffices:
 
-    * every factor ``f_k`` and ``F_k`` changes on the length scale ``sigma_k``, and inside the
-      range of ``k``'s breakpoints every panel is no longer than ``k``'s own spacing, so each
-      factor is smooth on every panel whatever the ratio of the scales; 10 Gauss-Legendre nodes
-      integrate such a panel to about 1e-14 relative;
+    * every factor ``f_k`` and ``F_k`` changes on the length scale ``sigma_k``. Inside the
+      range of ``k``'s breakpoints no panel is longer than ``k``'s own spacing, so each factor
+      is smooth on every panel whatever the ratio of the scales, and 10 Gauss-Legendre nodes
+      integrate such a panel to about 1e-14 relative (an estimate, confirmed by the tests);
     * outside that range ``F_k`` is below 1e-15 (left, and the integrand is negligible) or
       within 1e-15 of 1 (right, and ``log F_k`` is nearly constant);
     * the domain ends at the lowest and highest breakpoint of all alternatives, where ``H`` is

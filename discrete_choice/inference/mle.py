@@ -11,6 +11,7 @@ Hessian is too expensive.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ import numpy as np
 import scipy.optimize
 from jax.flatten_util import ravel_pytree
 from numpyro import handlers
-from numpyro.distributions.transforms import biject_to
+from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 
 from discrete_choice.data import ChoiceData
 from discrete_choice.exceptions import (
@@ -125,23 +126,21 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
     ignored. Every latent site is mapped to the real line by ``biject_to(site.support)``.
     """
     choice = prepared.choice
-    trace = handlers.trace(handlers.seed(prepared.numpyro_model, rng_seed=0)).get_trace(choice)
-    latent = {name: site for name, site in trace.items()
-              if site["type"] == "sample" and not site["is_observed"]}
-    transforms = {name: biject_to(site["fn"].support) for name, site in latent.items()}
+    latent = _latent_sites(prepared)
+    transforms = {name: biject_to(support) for name, (support, _, _) in latent.items()}
     labels: list[str] = []
     blocks = {block.site: block.labels for block in prepared.blocks}
-    for name, site in latent.items():
-        size = int(np.size(site["value"]))
+    for name, (_, shape, unconstrained_shape) in latent.items():
+        size = math.prod(shape)
         if name not in blocks or len(blocks[name]) != size:
             raise RuntimeError(f"model site {name!r} has {size} entries but its parameter block "
                                f"lists {len(blocks.get(name, ()))} labels")
-        unconstrained_size = int(np.size(transforms[name].inv(site["value"])))
-        if unconstrained_size != size:
+        if math.prod(unconstrained_shape) != size:
             raise RuntimeError(f"site {name!r} changes size when unconstrained; sample a real "
                                "vector and build the constrained value in the model instead")
         labels.extend(blocks[name])
-    zero = {name: transforms[name].inv(site["value"]) for name, site in latent.items()}
+    zero = {name: np.zeros(unconstrained_shape) for name, (_, _, unconstrained_shape)
+            in latent.items()}
     _, unravel = ravel_pytree(zero)
     shapes = tuple(np.shape(zero[name]) for name in latent)
     compiled = _compiled_functions(prepared.model, tuple(latent), transforms, unravel, shapes)
@@ -155,6 +154,29 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
                                per_observation=per_observation,
                                evaluate=lambda theta: compiled.evaluate(theta, *arguments),
                                scores=lambda theta: compiled.scores(theta, *arguments))
+
+
+def _latent_sites(prepared: PreparedModel) -> dict[str, tuple[Any, tuple[int, ...], tuple[int, ...]]]:
+    """Return each latent site's support, shape and unconstrained shape, in trace order.
+
+    The model is traced abstractly (``jax.eval_shape``): only shapes are needed, and running
+    it eagerly would compile every small operation of the priors.
+    """
+    found: dict[str, tuple[Any, tuple[int, ...], tuple[int, ...]]] = {}
+
+    def record():
+        trace = handlers.trace(handlers.seed(prepared.numpyro_model, rng_seed=0)).get_trace(
+            prepared.choice)
+        for name, site in trace.items():
+            if site["type"] == "sample" and not site["is_observed"]:
+                support = site["fn"].support
+                unconstrained = biject_to(support).inv(site["value"])
+                found[name] = (support, tuple(jnp.shape(site["value"])),
+                               tuple(jnp.shape(unconstrained)))
+        return jnp.zeros(())
+
+    jax.eval_shape(record)
+    return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -526,7 +548,10 @@ def _covariances(functions, theta, hessian, scores, cluster_ids, diagnosis, opti
     if n == 0:
         empty = np.zeros((0, 0))
         return {"classical": empty, "robust": empty}
-    jacobian = np.asarray(jax.jacfwd(functions.flatten_constrained)(jnp.asarray(theta)))
+    if all(_is_identity(t) for t in functions.transforms.values()):
+        jacobian = np.eye(n)  # every parameter is unconstrained: no delta method needed
+    else:
+        jacobian = np.asarray(jax.jacfwd(functions.flatten_constrained)(jnp.asarray(theta)))
     eigenvalues, eigenvectors = np.linalg.eigh((hessian + hessian.T) / 2)
     positive = eigenvalues > options.singular_tol * np.max(np.abs(eigenvalues))
     inverse = (eigenvectors[:, positive] / eigenvalues[positive]) @ eigenvectors[:, positive].T
@@ -556,6 +581,13 @@ def _covariances(functions, theta, hessian, scores, cluster_ids, diagnosis, opti
                 "with so few clusters. Prefer the robust or classical standard errors.",
                 FewClustersWarning, stacklevel=3)
     return out
+
+
+def _is_identity(transform) -> bool:
+    """Tell whether a transform (possibly wrapped for event dimensions) is the identity."""
+    while isinstance(transform, IndependentTransform):
+        transform = transform.base_transform
+    return isinstance(transform, IdentityTransform)
 
 
 def _factorize(ids) -> tuple[np.ndarray, np.ndarray]:

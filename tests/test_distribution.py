@@ -71,7 +71,7 @@ def test_smoothed_distribution_under_transforms(x64):
     np.testing.assert_allclose(jax.jit(total)(UTILITY), value, rtol=1e-13)
     assert np.all(np.isfinite(jax.grad(total)(UTILITY)))
     assert np.all(np.isfinite(jax.hessian(total)(UTILITY)))
-    # Draws depend on the shape, so a vmapped row sees the draws of a single observation.
+    # Draws depend on the shape, so a vmapped row gets the draws of a single observation.
     rows = jax.vmap(lambda u, a, c: ChoiceDistribution(u, a, noise, simulator).log_prob(c))(UTILITY, AVAILABLE, CHOICE)
     singles = [ChoiceDistribution(UTILITY[i], AVAILABLE[i], noise, simulator).log_prob(CHOICE[i]) for i in range(2)]
     np.testing.assert_allclose(rows, singles, rtol=1e-12)

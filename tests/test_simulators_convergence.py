@@ -10,7 +10,12 @@ import pytest
 from discrete_choice.noise import Noise
 from discrete_choice.simulators import Exact, Frequency, Quadrature, Smoothed
 
-FAMILIES = ("normal", "gumbel", "logistic")
+# Normal runs by default; the other families repeat the same checks and are marked slow.
+FAMILIES = (
+    "normal",
+    pytest.param("gumbel", marks=pytest.mark.slow),
+    pytest.param("logistic", marks=pytest.mark.slow),
+)
 
 
 def heteroscedastic_problem(seed):

@@ -12,7 +12,7 @@ from discrete_choice.simulators.exact import log_argmax_indicator
 __all__ = ["Frequency"]
 
 
-@pytree_dataclass(data_fields=("key",))
+@pytree_dataclass(data_fields=("key", "stored"))
 class Frequency(DrawBased):
     r"""Crude accept-reject simulator: the share of draws in which each alternative wins.
 

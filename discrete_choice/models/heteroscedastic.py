@@ -97,7 +97,10 @@ def logit_start(spec: LinearSpec, data: ChoiceData, difference_sd: float) -> dic
             if reliable and np.isfinite(value)}
 
 
-_BOUNDARY_STEP = 20.0  # log-scale step of the boundary probe: a factor exp(20) = 4.9e8 on a scale
+# Largest change of any log-scale in the boundary probe: a factor exp(5) = 148 on a scale. It
+# stays within the scale ratios the quadrature is tested for (1e3), and at a finite maximum
+# it lowers the log-likelihood by many units unless the scale is barely identified.
+_BOUNDARY_STEP = 5.0
 _BOUNDARY_TOLERANCE = 1e-6  # log-likelihood loss below which the probed point counts as no worse
 
 
@@ -105,8 +108,9 @@ def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
                          tolerance: float = _BOUNDARY_TOLERANCE):
     """Report scale parameters whose likelihood keeps rising towards a scale of 0 or infinity.
 
-    Each log-scale (``log scale_<alt>`` and ``lnsigma_<z>``) is moved by ``+step`` and
-    ``-step`` with the other parameters held at the estimates. If the log-likelihood there is
+    Each log-scale is moved up and down with the other parameters held at the estimates:
+    ``log scale_<alt>`` by ``step`` and ``lnsigma_<z>`` by ``step / max|z|``, so that no
+    situation's log-scale changes by more than ``step``. If the log-likelihood there is
     not lower than at the estimates by more than ``tolerance``, the maximum lies at the
     boundary: the optimiser stopped on a plateau (a group of situations whose choices are
     deterministic drives its scale to 0), so the estimate and its standard error are
@@ -114,7 +118,8 @@ def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
     unreliable with NaN standard errors, a note naming them, and an
     :class:`~discrete_choice.IdentificationWarning`.
 
-    NOTE: the probe moves one scale at a time. A boundary reached only jointly with the
+    NOTE: the probe moves one scale at a time, and a scale covariate's name must be a
+    variable of the data. A boundary reached only jointly with the
     coefficients (all scales and coefficients growing together) is left to the Hessian
     diagnostics of the fit.
     """
@@ -137,9 +142,14 @@ def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
         best = float(jnp.sum(functions.per_observation(jnp.asarray(theta))))
         at_boundary = []
         for k in scale_positions:
+            size = step
+            if labels[k].startswith("lnsigma_"):
+                values = result.data.variable(labels[k][len("lnsigma_"):])
+                spread = float(np.max(np.abs(values[result.data.available]), initial=0.0))
+                size = step / spread if spread > 0 else step
             for sign in (1.0, -1.0):
                 moved = theta.copy()
-                moved[k] += sign * step
+                moved[k] += sign * size
                 value = float(jnp.sum(functions.per_observation(jnp.asarray(moved))))
                 if np.isfinite(value) and value >= best - tolerance:
                     at_boundary.append(labels[k])

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
@@ -392,12 +392,3 @@ class HeteroscedasticLogistic(Heteroscedastic):
     """Heteroscedastic model with independent standard Logistic noise. See :class:`Heteroscedastic`."""
 
     family: ScaleFamily = _fixed_family("logistic")
-
-
-def scale_covariate_names(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Parse ``"z1,z2"`` or a sequence of names into a tuple of scale covariate names."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(name.strip() for name in value.split(",") if name.strip())
-    return tuple(value)

@@ -105,8 +105,10 @@ def interval_hits(case: str, n_obs: int, n_reps: int, seed: int) -> np.ndarray:
 # makes a log reverse hazard +inf. With scale ratios above about 1e3 the quadrature also
 # loses accuracy (0.75 in a 20-situation log-likelihood against scipy.integrate.quad), so
 # the optimiser can stop at a spurious optimum with one scale near 0.
+# It is not run in the default suite (two fits of about a minute each on 2 cores); run it with
+# `pytest --runxfail` once the quadrature is fixed.
 QUADRATURE_GAPS = pytest.mark.xfail(reason="Normal quadrature inaccurate at extreme scale ratios",
-                                    strict=False)
+                                    run=False)
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, marks=QUADRATURE_GAPS)

@@ -126,7 +126,7 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
     ignored. Every latent site is mapped to the real line by ``biject_to(site.support)``.
     """
     choice = prepared.choice
-    latent = _latent_sites(prepared)
+    latent, choice_site = _latent_sites(prepared)
     transforms = {name: biject_to(support) for name, (support, _, _) in latent.items()}
     labels: list[str] = []
     blocks = {block.site: block.labels for block in prepared.blocks}
@@ -144,7 +144,8 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
     _, unravel = ravel_pytree(zero)
     shapes = tuple(np.shape(zero[name]) for name in latent)
     compiled = _compiled_functions(prepared.model, tuple(latent), transforms, unravel, shapes)
-    arguments = (prepared.inputs, choice, prepared.model.simulator)
+    arguments = (prepared.inputs, choice, _stored_draws_simulator(prepared.model.simulator,
+                                                                  choice_site))
 
     def per_observation(theta: jax.Array) -> jax.Array:
         return compiled.per_observation(theta, *arguments)
@@ -156,13 +157,15 @@ def likelihood_functions(prepared: PreparedModel) -> LikelihoodFunctions:
                                scores=lambda theta: compiled.scores(theta, *arguments))
 
 
-def _latent_sites(prepared: PreparedModel) -> dict[str, tuple[Any, tuple[int, ...], tuple[int, ...]]]:
-    """Return each latent site's support, shape and unconstrained shape, in trace order.
+def _latent_sites(prepared: PreparedModel):
+    """Return each latent site's support, shape and unconstrained shape, in trace order, and
+    the utility shape and noise family of the choice site.
 
     The model is traced abstractly (``jax.eval_shape``): only shapes are needed, and running
     it eagerly would compile every small operation of the priors.
     """
     found: dict[str, tuple[Any, tuple[int, ...], tuple[int, ...]]] = {}
+    choice_site: dict[str, Any] = {}
 
     def record():
         trace = handlers.trace(handlers.seed(prepared.numpyro_model, rng_seed=0)).get_trace(
@@ -173,10 +176,30 @@ def _latent_sites(prepared: PreparedModel) -> dict[str, tuple[Any, tuple[int, ..
                 unconstrained = biject_to(support).inv(site["value"])
                 found[name] = (support, tuple(jnp.shape(site["value"])),
                                tuple(jnp.shape(unconstrained)))
+        distribution = trace[CHOICE_SITE]["fn"]
+        noise = getattr(distribution, "noise", None)
+        if noise is not None:
+            choice_site["utility_shape"] = tuple(jnp.shape(distribution.utility))
+            choice_site["family"] = "normal" if noise.is_correlated else noise.family
         return jnp.zeros(())
 
     jax.eval_shape(record)
-    return found
+    return found, choice_site
+
+
+def _stored_draws_simulator(simulator: Any, choice_site: Mapping[str, Any]) -> Any:
+    """Return the simulator with its draws generated once for the fit, when it supports that.
+
+    Draw-based simulators regenerate identical draws at every evaluation unless prepared;
+    storing them (within the simulator's memory budget) makes each evaluation cheaper. The
+    prepared simulator is passed to the compiled functions as an argument, never closed over.
+    """
+    prepare = getattr(simulator, "prepare", None)
+    if prepare is None or "utility_shape" not in choice_site:
+        return simulator
+    from discrete_choice.noise import Noise
+
+    return prepare(choice_site["utility_shape"], Noise(choice_site["family"]), jnp.float64)
 
 
 @dataclass(frozen=True, eq=False)

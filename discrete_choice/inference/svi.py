@@ -426,7 +426,7 @@ def _optimise(make_svi, inputs, choice, key, options: SVIOptions):
     # NOTE: the autoguides' parameter sets (locations, positive scales, triangular factors with
     # a positive diagonal) are convex, so their averages stay valid. A user guide with a
     # non-convex set (for example a correlation Cholesky factor) can leave its support.
-    params = {name: np.asarray(value) for name, value in averaged.items()}
+    params = {name: jax.tree_util.tree_map(np.asarray, value) for name, value in averaged.items()}
     return -np.concatenate(losses), params, steps, converged, message
 
 
@@ -448,7 +448,8 @@ def _window_runner(svi: SVI):
 
 def _posterior_samples(guide, params, prepared: PreparedModel, sites, key, options: SVIOptions):
     """Draw ``num_samples`` parameter values from the fitted guide, ``(1, num_samples, ...)`` by site."""
-    jax_params = {name: jnp.asarray(value) for name, value in params.items()}
+    # A parameter may be a pytree (a neural network's weights registered by numpyro.contrib.module).
+    jax_params = {name: jax.tree_util.tree_map(jnp.asarray, value) for name, value in params.items()}
     if isinstance(guide, autoguide.AutoGuide):
         draws = guide.sample_posterior(key, jax_params, prepared.inputs, prepared.choice,
                                        sample_shape=(options.num_samples,))

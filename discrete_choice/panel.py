@@ -1,6 +1,6 @@
 r"""Panel and per-task simulated log-likelihoods from draws shared within a decision maker.
 
-When a decision maker ``i`` answers several choice tasks ``t`` and a random coefficient (or
+When a decision maker ``i`` completes several choice tasks ``t`` and a random coefficient (or
 any other random term) is drawn once per person, the probability of the person's sequence of
 choices is the mean over draws of the product of the task probabilities:
 

@@ -106,7 +106,7 @@ def test_validation_error_names_the_fault(name, edit, extra, fragments):
 
 
 def test_availability_errors_listed_together():
-    """Case A1: one error lists obs 2 (nothing available) and obs 3 (chosen unavailable)."""
+    """One error lists obs 2 (nothing available) and obs 3 (chosen unavailable)."""
     table = pd.DataFrame({
         "obs": [1, 1, 2, 2, 3, 3],
         "alt": ["car", "bus"] * 3,
@@ -119,7 +119,7 @@ def test_availability_errors_listed_together():
 
 
 def test_missing_drop_reports_count():
-    """Case D2: missing='drop' removes whole situations and says how many."""
+    """With missing='drop', whole situations are removed and the warning gives their count."""
     table = long_table().assign(cost=[2.0, np.nan, 3.0, 1.5, 2.5])
     with pytest.warns(DroppedDataWarning, match="dropped 1 choice situations"):
         data = ChoiceData.from_long(table, obs="obs", alt="alt", chosen="chosen", missing="drop")

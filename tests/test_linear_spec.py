@@ -69,7 +69,7 @@ def test_formula_expressions_are_evaluated(travel):
 
 
 def test_constants_for_every_alternative_rejected(travel):
-    """Case I2: the dummy trap is reported before fitting with the constant to fix."""
+    """The dummy trap is reported before fitting with the constant to fix."""
     spec = LinearSpec(constants=("air", "train", "bus", "car"), base="car")
     with pytest.raises(SpecificationError, match="remove ASC_car"):
         build_design(spec, travel)
@@ -90,7 +90,7 @@ def test_collinear_design_names_variables():
 
 
 def test_specification_alternative_absent_from_data(travel):
-    """Case A3: an alternative named in the specification but absent from the data."""
+    """An alternative named in the specification but absent from the data."""
     with pytest.raises(SpecificationError, match=r"\['boat'\]"):
         build_design(LinearSpec.from_formula("choice ~ gc | hinc[boat]"), travel)
     with pytest.raises(SpecificationError, match=r"\['ship'\]"):

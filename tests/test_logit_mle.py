@@ -118,7 +118,7 @@ def test_estimates_invariant_to_row_order(travel):
     {"air": "A", "train": "T", "bus": "B", "car": "C"},
 ], ids=["zero-based", "one-based", "sparse", "strings"])
 def test_estimates_invariant_to_label_coding(travel, codes):
-    """Case D1: alternatives coded as {0..3}, {1..4}, sparse integers or strings, and
+    """Alternatives coded as {0..3}, {1..4}, sparse integers or strings, and
     situation ids of another type, give identical fits whose outputs carry the labels."""
     reference = _fit_long(travel.frame, "car")
     table = travel.frame.assign(mode=travel.frame["mode"].map(codes),
@@ -184,7 +184,7 @@ def test_weights_equal_duplicated_rows():
 
 
 def test_badly_scaled_covariate_equals_rescaled_fit():
-    """Case N5: income in the tens of thousands (true coefficient 2e-5) and income / 1e4
+    """Income in the tens of thousands (true coefficient 2e-5) and income / 1e4
     give the same fit: coefficient and standard error scale by 1e-4, log-likelihood equal."""
     rng = np.random.default_rng(2)
     n_obs = 2000
@@ -204,7 +204,7 @@ def test_badly_scaled_covariate_equals_rescaled_fit():
 
 
 def test_huge_utilities_give_finite_probabilities():
-    """Case N2: rows of huge utilities in the logit give (0.7311, 0.2689, 0.0), not 0/0."""
+    """Rows of huge utilities in the logit give (0.7311, 0.2689, 0.0), not 0/0."""
     for row in ([800.0, 799.0, -999.0], [-800.0, -801.0, -2000.0]):
         probabilities = np.asarray(dc.Exact().probabilities(jnp.array([row]), None,
                                                             Noise("gumbel")))
@@ -214,7 +214,7 @@ def test_huge_utilities_give_finite_probabilities():
 
 # --------------------------------------------------------------------------- diagnostics
 def test_unbalanced_panel_cluster_errors_warn_few_clusters():
-    """Case D3: persons with 3, 1 and 2 tasks; cluster-robust errors work and warn."""
+    """Persons with 3, 1 and 2 tasks; cluster-robust errors work and warn."""
     rng = np.random.default_rng(4)
     person = np.array([1, 1, 1, 2, 3, 3])
     x = rng.normal(size=(6, 2))
@@ -227,7 +227,7 @@ def test_unbalanced_panel_cluster_errors_warn_few_clusters():
 
 
 def separated_data():
-    """Case I1: 30 choices among A, B, C; the 10 people with x = 1 all choose A."""
+    """30 choices among A, B, C; the 10 people with x = 1 all choose A."""
     x = np.r_[np.ones(10), np.zeros(20)]
     choice = np.r_[np.zeros(10, int), np.tile([0, 1, 2, 1, 2], 4)]
     return dc.ChoiceData.from_arrays(choice, {"x": x}, alternatives=("A", "B", "C"))
@@ -272,7 +272,7 @@ class SummedCoefficients(ChoiceModel):
 
 
 def test_singular_hessian_names_parameters():
-    """Case I3: the warning names the parameters and gives the eigenvalue and condition."""
+    """The warning names the parameters and gives the eigenvalue and condition."""
     data = simulate_logit(300, np.array([0.7]), seed=9)
     model = SummedCoefficients(dc.LinearSpec(generic=("x0",), constants=False))
     with pytest.warns(IdentificationWarning) as record:

@@ -10,7 +10,7 @@ from discrete_choice.panel import panel_log_likelihood, task_log_likelihood
 
 
 def two_task_person():
-    """Case D4: one person, 2 tasks, coefficient +2 or -2 with equal weight, utility difference
+    """One person, 2 tasks, coefficient +2 or -2 with equal weight, utility difference
     equal to the coefficient, the first alternative chosen both times."""
     coefficient = np.array([2.0, -2.0])
     log_p = np.log(jax.nn.sigmoid(coefficient))  # P(first) at each draw

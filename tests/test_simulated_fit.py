@@ -25,7 +25,7 @@ def fit_smoothed(data, n_draws: int, key: int, scheme: str = "pseudo"):
 
 
 def test_same_key_bit_identical(simulated):
-    """Case S1 for a whole fit: same data and key give bit-identical estimates."""
+    """Same data and key give bit-identical estimates."""
     first = fit_smoothed(simulated, 16, key=3)
     second = fit_smoothed(simulated, 16, key=3)
     assert first.params.to_numpy().tobytes() == second.params.to_numpy().tobytes()
@@ -33,7 +33,7 @@ def test_same_key_bit_identical(simulated):
 
 
 def test_fit_reports_simulator_settings(simulated):
-    """Case S2: a fit reports S, the draw scheme, the key and tau."""
+    """A fit reports S, the draw scheme, the key and tau."""
     result = fit_smoothed(simulated, 16, key=3, scheme="sobol")
     assert result.simulator["name"] == "smoothed"
     assert result.simulator["n_draws"] == 16
@@ -41,11 +41,12 @@ def test_fit_reports_simulator_settings(simulated):
     assert result.simulator["tau"] == 0.5
     assert result.simulator["key"] == [0, 3]
     text = result.summary().as_text()
-    assert "n_draws=16" in text and "tau=0.5" in text
+    assert "n_draws=16" in text
+    assert "tau=0.5" in text
 
 
 def test_spread_across_keys_shrinks_like_root_s(simulated):
-    """Case S2: with pseudo-random draws the standard deviation of an estimate across keys
+    """With pseudo-random draws the standard deviation of an estimate across keys
     scales as 1 / sqrt(S), so going from S = 32 to S = 512 divides it by about 4 (S = 32 is
     the smallest count where the asymptotic rate holds on this problem; below it the bias of
     the simulated likelihood dominates).

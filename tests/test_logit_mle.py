@@ -278,7 +278,8 @@ def test_singular_hessian_names_parameters():
     with pytest.warns(IdentificationWarning) as record:
         result = model.fit(data)
     message = " ".join(str(w.message) for w in record)
-    assert "'b1'" in message and "'b2'" in message
+    assert "'b1'" in message
+    assert "'b2'" in message
     assert "smallest eigenvalue" in message or "does not decrease" in message
     assert np.isnan(result.std_errors).all()
     assert result.params.sum() == pytest.approx(
@@ -300,7 +301,8 @@ def test_results_save_load_round_trip(travel_fit, tmp_path):
 
 def test_summary_formats(travel_fit):
     text = travel_fit.summary().as_text()
-    assert "ASC_air" in text and "-199.1284" in text
+    assert "ASC_air" in text
+    assert "-199.1284" in text
     assert "<table" in travel_fit.summary().as_html()
     assert "\\begin{" in travel_fit.summary().as_latex()
     frame = travel_fit.to_frame()

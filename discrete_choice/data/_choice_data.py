@@ -500,7 +500,7 @@ class ChoiceData:
         ids = np.arange(n_obs).astype(object) if obs_ids is None else np.asarray(obs_ids, object)
         if np.any((choice < 0) | (choice >= n_alts)):
             bad = np.flatnonzero((choice < 0) | (choice >= n_alts))
-            raise ChoiceDataError(f"`choice` holds indices outside 0..{n_alts - 1} at rows "
+            raise ChoiceDataError(f"invalid `choice`: indices outside 0..{n_alts - 1} at rows "
                                   f"{_format_ids(bad)}")
         return _finish(obs_ids=ids, alternatives=labels, choice=choice, available=avail,
                        variables=arrays, panel_ids=None if panel_ids is None else np.asarray(panel_ids),

@@ -62,9 +62,15 @@ class LinearSpec:
         individual = self.individual
         if isinstance(individual, str) or not isinstance(individual, Mapping):
             individual = {term: None for term in _as_terms(individual, "individual")}
-        object.__setattr__(self, "individual", {
-            term: None if alts is None else tuple([alts] if isinstance(alts, str) else alts)
-            for term, alts in individual.items()})
+        normalised: dict[str, tuple[Hashable, ...] | None] = {}
+        for term, alts in individual.items():
+            if alts is None:
+                normalised[term] = None
+            elif isinstance(alts, str):
+                normalised[term] = (alts,)
+            else:
+                normalised[term] = tuple(alts)
+        object.__setattr__(self, "individual", normalised)
         if not isinstance(self.constants, bool):
             constants = self.constants
             object.__setattr__(self, "constants",

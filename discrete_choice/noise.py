@@ -17,8 +17,9 @@ Warning:
     ``mlogit``; it is not mean 0. Centring the noise would shift every alternative-specific
     constant by ``0.5772 * (sigma_j - sigma_base)``.
 
-Every function works in the log domain where it matters: ``log_cdf`` of the Normal family uses
-``log_ndtr``, and no probability is ever clipped.
+Every function works in the log domain where it matters: ``log_cdf`` of the Normal family
+switches to the Mills ratio's continued fraction in the far left tail, and no probability is
+ever clipped.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Literal, get_args
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import log_ndtr, ndtri
+from jax.scipy.special import erfc, ndtri
 
 __all__ = [
     "Family",
@@ -45,20 +46,51 @@ Family = Literal["gumbel", "normal", "logistic", "none"]
 FAMILIES: tuple[str, ...] = get_args(Family)
 
 _HALF_LOG_TWO_PI = 0.5 * float(np.log(2.0 * np.pi))
-_MILLS_SWITCH = -8.0
-_MILLS_TERMS = 40
+_SQRT_HALF = float(np.sqrt(0.5))
+# Switch point of the Normal log CDF from erfc to the Mills ratio, and the continued-fraction
+# terms used below it, by float width in bytes. float64: erfc keeps 2e-13 relative accuracy
+# down to x = -37 (checked against mpmath), and 8 terms reach float64 rounding for y >= 20.
+# float32: erfc underflows near x = -13, so the switch is at -8, where 10 terms reach 1e-12.
+_MILLS_SWITCH = {4: (-8.0, 10), 8: (-20.0, 8)}
 
 
-def _mills_ratio(y: jax.Array) -> jax.Array:
-    """Mills ratio ``R(y) = (1 - Phi(y)) / phi(y)`` for ``y >= 8`` by Laplace's continued fraction.
+def _mills_ratio(y: jax.Array, terms: int) -> jax.Array:
+    """Mills ratio ``R(y) = (1 - Phi(y)) / phi(y)`` for large ``y`` by Laplace's continued fraction.
 
     ``R(y) = 1 / (y + 1 / (y + 2 / (y + 3 / (y + ...))))``, evaluated from the tail with
-    ``_MILLS_TERMS`` terms, which is accurate to float64 rounding for ``y >= 8``.
+    ``terms`` terms. It converges faster the larger ``y``: at ``y = 8`` 15 terms agree with
+    ``mpmath`` to 6e-15 relative, at ``y = 20`` 8 terms agree to float64 rounding.
     """
     denominator = y
-    for k in range(_MILLS_TERMS, 0, -1):
+    for k in range(terms, 0, -1):
         denominator = y + k / denominator
     return 1.0 / denominator
+
+
+def _normal_log_cdf_and_reverse_hazard(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Return ``log Phi(x)`` and ``log phi(x) - log Phi(x)`` from one ``erfc`` per element.
+
+    Above a switch point (-20 in float64, -8 in float32), ``q = Phi(-|x|) = erfc(|x| / sqrt 2) / 2`` gives ``log q``
+    (``x <= 0``) or ``log1p(-q)`` (``x > 0``), both to relative precision. Below the switch
+    ``log Phi(x) = log phi(x) + log R(-x)`` and the reverse hazard is ``-log R(-x)``, with the
+    Mills ratio ``R`` from its continued fraction. Every branch gets a safe argument (double
+    ``where``), so gradients stay finite where ``q`` underflows. Sharing ``q`` between the two
+    outputs lets XLA evaluate it once when both are used, as the quadrature does.
+    """
+    switch, terms = _MILLS_SWITCH[8 if jnp.result_type(x) == jnp.float64 else 4]
+    tail = x < switch
+    x_tail = jnp.where(tail, x, switch)
+    x_direct = jnp.where(tail, 0.0, x)
+    log_mills = jnp.log(_mills_ratio(-x_tail, terms))
+    q = 0.5 * erfc(jnp.abs(x_direct) * _SQRT_HALF)
+    upper = x_direct > 0
+    log_cdf_direct = jnp.where(upper, jnp.log1p(-jnp.where(upper, q, 0.0)),
+                               jnp.log(jnp.where(upper, 1.0, q)))
+    log_density = -0.5 * x * x - _HALF_LOG_TWO_PI
+    log_density_direct = -0.5 * x_direct * x_direct - _HALF_LOG_TWO_PI
+    log_cdf = jnp.where(tail, log_density + log_mills, log_cdf_direct)
+    reverse_hazard = jnp.where(tail, -log_mills, log_density_direct - log_cdf_direct)
+    return log_cdf, reverse_hazard
 
 
 def _check_family(family: str) -> None:
@@ -85,7 +117,7 @@ def standard_quantile(family: str, u: jax.Array) -> jax.Array:
 def standard_log_cdf(family: str, x: jax.Array) -> jax.Array:
     """Log CDF ``log F(x)`` of the standard family, finite wherever ``F(x) > 0`` in floating point.
 
-    Gumbel: ``-exp(-x)``; Normal: ``log_ndtr(x)``; Logistic: ``-softplus(-x)``.
+    Gumbel: ``-exp(-x)``; Normal: ``log Phi(x)``; Logistic: ``-softplus(-x)``.
     """
     _check_family(family)
     if family == "gumbel":
@@ -95,10 +127,11 @@ def standard_log_cdf(family: str, x: jax.Array) -> jax.Array:
         return jnp.where(finite, -jnp.exp(-jnp.where(finite, x, 0.0)), -jnp.inf)
     if family == "normal":
         # log Phi(x) ~ -x^2 / 2 overflows once x^2 does; there it is -inf with gradient 0
-        # (double where) instead of the nan gradient of log_ndtr.
+        # (double where).
         limit = 0.5 * float(np.sqrt(jnp.finfo(jnp.result_type(x)).max))
         finite = x > -limit
-        return jnp.where(finite, log_ndtr(jnp.where(finite, x, 0.0)), -jnp.inf)
+        log_cdf, _ = _normal_log_cdf_and_reverse_hazard(jnp.where(finite, x, 0.0))
+        return jnp.where(finite, log_cdf, -jnp.inf)
     if family == "logistic":
         return -jax.nn.softplus(-x)
     raise ValueError("the 'none' noise family has no density or CDF")
@@ -107,21 +140,17 @@ def standard_log_cdf(family: str, x: jax.Array) -> jax.Array:
 def standard_log_reverse_hazard(family: str, x: jax.Array) -> jax.Array:
     """Log reverse hazard ``log f(x) - log F(x)`` of the standard family, without cancellation.
 
-    Gumbel: ``-x``; Normal: ``log phi(x) - log_ndtr(x)``; Logistic: ``-softplus(x)``.
+    Gumbel: ``-x``; Normal: ``log phi(x) - log Phi(x)``; Logistic: ``-softplus(x)``.
     """
     _check_family(family)
     if family == "gumbel":
         return -x
     if family == "normal":
-        # Below MILLS_SWITCH the direct difference cancels (and is -inf - (-inf) once x^2
-        # overflows), so use phi(x) / Phi(x) = 1 / R(-x) with the Mills ratio R from its
-        # continued fraction. jax.scipy.special.erfcx is not used: in jax 0.10.2 it returns 0
-        # near 9.4 (float32) and 26.5 (float64).
-        tail = x < _MILLS_SWITCH
-        y = -jnp.where(tail, x, _MILLS_SWITCH)
-        x_direct = jnp.where(tail, 0.0, x)
-        direct = -0.5 * x_direct * x_direct - _HALF_LOG_TWO_PI - log_ndtr(x_direct)
-        return jnp.where(tail, -jnp.log(_mills_ratio(y)), direct)
+        # Far in the left tail the direct difference cancels (and is -inf - (-inf) once x^2
+        # overflows), so the helper uses phi(x) / Phi(x) = 1 / R(-x) there.
+        # jax.scipy.special.erfcx is not used: in jax 0.10.2 it returns 0 near 9.4 (float32)
+        # and 26.5 (float64).
+        return _normal_log_cdf_and_reverse_hazard(x)[1]
     if family == "logistic":
         return -jax.nn.softplus(x)
     raise ValueError("the 'none' noise family has no density or CDF")

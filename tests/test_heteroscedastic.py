@@ -8,6 +8,8 @@ probit has the closed form ``P_1 = Phi((V_1 - V_0) / sqrt(s_0^2 + s_1^2))`` (Sci
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -143,6 +145,35 @@ def test_scale_running_to_zero_reported(x64):
     assert "lnsigma_group" in result.message
     assert not result.reliable[result.names.index("lnsigma_group")]
     assert np.isnan(result.std_errors["lnsigma_group"])
+
+
+def test_hev_ridge_on_travel_mode_reported(x64):
+    """HEV on the travel-mode survey climbs a ridge where car's scale shrinks next to the others'.
+
+    The optimiser stops with constants above 100 and scales above 40 (log-likelihood about
+    -187.64, Hessian condition about 1e9) and a small gradient, so a probe of one scale at a time
+    let it through as converged. Every scale and coefficient moves along that ridge, so all
+    of them must be marked unreliable and the message must name the base scale.
+    """
+    dataset = dc.load_dataset("travel_mode")
+    spec = dc.LinearSpec.from_formula(dataset.formula, base=dataset.base)
+    with pytest.warns(IdentificationWarning, match="scale of the base alternative 'car'"):
+        result = HEV(spec).fit(dataset.data)
+    assert not result.converged
+    assert "scale_car" in result.message
+    assert not np.any(result.reliable)
+    assert np.all(np.isnan(result.std_errors))
+    summary = str(result.summary())
+    assert re.search(r"Converged:\s+False", summary)
+    # Independent check of the ridge: rescaling everything to shrink car's scale by a factor
+    # exp(0.5) (the same probabilities as car's scale times exp(-0.5)) does not lower the
+    # log-likelihood.
+    functions = likelihood_functions(result.model.prepare(dataset.data))
+    values = {"beta": result.params[list(result.params.index[:6])].to_numpy() * np.exp(0.5),
+              "scale": result.params[["scale_air", "scale_train", "scale_bus"]].to_numpy()
+              * np.exp(0.5)}
+    moved = float(jnp.sum(functions.per_observation(functions.unconstrain(values))))
+    assert moved >= result.loglik - 1e-6
 
 
 # ---------------------------------------------------------------------------- smoothing bias

@@ -256,9 +256,14 @@ def _compiled_functions(model: ChoiceModel, sites: tuple[str, ...], transforms, 
     def objective(theta, inputs, choice, simulator):
         return -jnp.sum(per_observation(theta, inputs, choice, simulator)) / choice.shape[0]
 
-    def evaluate(theta, *arguments):
+    def gradient_and_value(theta, *arguments):
         value, gradient = jax.value_and_grad(objective)(theta, *arguments)
-        return value, gradient, jax.hessian(objective)(theta, *arguments)
+        return gradient, (value, gradient)
+
+    def evaluate(theta, *arguments):
+        # Forward over reverse: the Hessian's forward pass also yields the value and gradient.
+        hessian, (value, gradient) = jax.jacfwd(gradient_and_value, has_aux=True)(theta, *arguments)
+        return value, gradient, hessian
 
     compiled = _Compiled(per_observation=jax.jit(per_observation), evaluate=jax.jit(evaluate),
                          scores=jax.jit(jax.jacfwd(per_observation)))

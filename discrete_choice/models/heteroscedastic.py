@@ -97,31 +97,68 @@ def logit_start(spec: LinearSpec, data: ChoiceData, difference_sd: float) -> dic
             if reliable and np.isfinite(value)}
 
 
-# Largest change of any log-scale in the boundary probe: a factor exp(5) = 148 on a scale. It
-# stays within the scale ratios the quadrature is tested for (1e3), and at a finite maximum
-# it lowers the log-likelihood by many units unless the scale is barely identified.
-_BOUNDARY_STEP = 5.0
+# Changes of a log-scale in the boundary probe. The large one, a factor exp(5) = 148 on a scale,
+# stays within the scale ratios the quadrature is tested for (1e3) and at a finite maximum
+# lowers the log-likelihood by many units unless the scale is barely identified. The small one
+# catches a fit stopped on a curved ridge towards the boundary, where the straight move by the
+# large step leaves the ridge but a short one still climbs it.
+_BOUNDARY_STEPS = (0.5, 5.0)
 _BOUNDARY_TOLERANCE = 1e-6  # log-likelihood loss below which the probed point counts as no worse
 
 
-def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
+def _boundary_moves(labels: list[str], data: ChoiceData, steps: tuple[float, ...]):
+    """Yield ``(names, move, is_ray)``: one-parameter moves of each log-scale and the base-scale ray.
+
+    ``move(theta, sign, size)`` returns a copy of the unconstrained vector ``theta`` moved by
+    ``sign * size`` in log-scale units. The base-scale ray multiplies the scale of the base
+    alternative by ``exp(sign * size)``. In the normalised parameters, that divides every
+    utility coefficient and every other alternative's scale by the same factor.
+    """
+    for k, label in enumerate(labels):
+        if not label.startswith(("scale_", "lnsigma_")):
+            continue
+        unit = 1.0
+        if label.startswith("lnsigma_"):
+            values = data.variable(label[len("lnsigma_"):])
+            spread = float(np.max(np.abs(values[data.available]), initial=0.0))
+            unit = 1.0 / spread if spread > 0 else 1.0
+
+        def move(theta, sign, size, k=k, unit=unit):
+            moved = theta.copy()
+            moved[k] += sign * size * unit
+            return moved
+        yield [label], move, False
+    scales = [k for k, label in enumerate(labels) if label.startswith("scale_")]
+    if scales:
+        coefficients = [k for k, label in enumerate(labels)
+                        if not label.startswith(("scale_", "lnsigma_"))]
+
+        def ray(theta, sign, size):
+            moved = theta.copy()
+            moved[coefficients] *= np.exp(-sign * size)
+            moved[scales] -= sign * size
+            return moved
+        yield [labels[k] for k in scales], ray, True
+
+
+def check_scale_boundary(result, steps: tuple[float, ...] = _BOUNDARY_STEPS,
                          tolerance: float = _BOUNDARY_TOLERANCE):
     """Report scale parameters whose likelihood keeps rising towards a scale of 0 or infinity.
 
-    Each log-scale is moved up and down with the other parameters held at the estimates:
-    ``log scale_<alt>`` by ``step`` and ``lnsigma_<z>`` by ``step / max|z|``, so that no
-    situation's log-scale changes by more than ``step``. If the log-likelihood there is
-    not lower than at the estimates by more than ``tolerance``, the maximum lies at the
-    boundary: the optimiser stopped on a plateau (a group of situations whose choices are
-    deterministic drives its scale to 0), so the estimate and its standard error are
-    meaningless. Such a fit is returned with ``converged=False``, the parameters marked
-    unreliable with NaN standard errors, a note naming them, and an
+    Each log-scale is moved up and down by each of ``steps`` with the other parameters held
+    at the estimates (``lnsigma_<z>`` by ``step / max|z|``, so that no situation's log-scale
+    changes by more than ``step``). So is the scale of the base alternative, whose move
+    rescales all utility coefficients and all other scales together: the ridge of a model
+    whose base alternative's noise is negligible next to the others'. If the log-likelihood
+    at a moved point is not lower than at the estimates by more than ``tolerance``, the
+    optimiser stopped on a plateau or a ridge towards the boundary (a group of situations
+    whose choices are deterministic drives its scale to 0), so the estimates moved and their
+    standard errors are meaningless. Such a fit is returned with ``converged=False``, the
+    moved parameters marked unreliable with NaN standard errors, a note naming them, and an
     :class:`~discrete_choice.IdentificationWarning`.
 
-    NOTE: the probe moves one scale at a time, and a scale covariate's name must be a
-    variable of the data. A boundary reached only jointly with the
-    coefficients (all scales and coefficients growing together) is left to the Hessian
-    diagnostics of the fit.
+    NOTE: a scale covariate's name must be a variable of the data. Boundaries reached only
+    along other joint directions are left to the Hessian diagnostics of the fit.
     """
     import dataclasses
 
@@ -132,37 +169,45 @@ def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
     from discrete_choice.results import _unflatten
 
     labels = list(result.names)
-    scale_positions = [k for k, label in enumerate(labels)
-                       if label.startswith(("scale_", "lnsigma_"))]
-    if not scale_positions or result.model is None:
+    if result.model is None or not any(label.startswith(("scale_", "lnsigma_"))
+                                       for label in labels):
         return result
+    base = result.model._scale_base_label(result.data, result.base)
     with jax.enable_x64(True):
         functions = likelihood_functions(result.model.prepare(result.data))
         theta = np.asarray(functions.unconstrain(_unflatten(functions, result.estimates)))
         best = float(jnp.sum(functions.per_observation(jnp.asarray(theta))))
-        at_boundary = []
-        for k in scale_positions:
-            size = step
-            if labels[k].startswith("lnsigma_"):
-                values = result.data.variable(labels[k][len("lnsigma_"):])
-                spread = float(np.max(np.abs(values[result.data.available]), initial=0.0))
-                size = step / spread if spread > 0 else step
-            for sign in (1.0, -1.0):
-                moved = theta.copy()
-                moved[k] += sign * size
-                value = float(jnp.sum(functions.per_observation(jnp.asarray(moved))))
-                if np.isfinite(value) and value >= best - tolerance:
-                    at_boundary.append(labels[k])
-                    break
-    if not at_boundary:
+        found: list[tuple[list[str], str]] = []
+        for names, move, is_ray in _boundary_moves(labels, result.data, steps):
+            rises = False
+            for size in steps:
+                for sign in (1.0, -1.0):
+                    value = float(jnp.sum(functions.per_observation(
+                        jnp.asarray(move(theta, sign, size)))))
+                    rises = rises or (np.isfinite(value) and value >= best - tolerance)
+            if rises:
+                found.append((names, "joint" if is_ray else "single"))
+    if not found:
         return result
-    text = (f"the log-likelihood does not decrease as {at_boundary} move towards a scale of "
-            "0 or infinity: the maximum is on the boundary, so their estimates are where the "
+    singles = [names[0] for names, kind in found if kind == "single"]
+    joint = [names for names, kind in found if kind == "joint"]
+    parts = []
+    if singles:
+        parts.append(f"as {singles} move towards a scale of 0 or infinity")
+    if joint:
+        parts.append(f"as the scale of the base alternative {base!r} moves relative to "
+                     f"{joint[0]} (all scales and utility coefficients rescaled together)")
+    text = ("the log-likelihood does not decrease " + " or ".join(parts) + ": the maximum is "
+            "on the boundary, so the estimates of the parameters named are where the "
             "optimiser stopped and their standard errors are not reported")
     warnings.warn(f"maximum likelihood estimate does not exist: {text}.", IdentificationWarning,
                   stacklevel=3)
+    flagged = set(singles)
+    if joint:
+        flagged.update(label for label in labels if not label.startswith("lnsigma_"))
+    named = singles + ([f"scale_{base} (relative to {', '.join(joint[0])})"] if joint else [])
     reliable = np.array(result.reliable, dtype=bool)
-    mask = np.isin(labels, at_boundary)
+    mask = np.isin(labels, sorted(flagged))
     reliable[mask] = False
 
     def blank(matrix):
@@ -174,7 +219,7 @@ def check_scale_boundary(result, step: float = _BOUNDARY_STEP,
         return matrix
 
     return dataclasses.replace(
-        result, converged=False, message="no finite maximum: " + ", ".join(at_boundary),
+        result, converged=False, message="no finite maximum: " + ", ".join(named),
         reliable=reliable, cov=blank(result.cov), cov_robust=blank(result.cov_robust),
         cov_cluster=blank(result.cov_cluster), notes=tuple(result.notes) + (text,))
 
@@ -238,6 +283,12 @@ class Heteroscedastic(ChoiceModel):
     def _scale_base_index(self, data: ChoiceData, design_base: Hashable) -> int:
         base = design_base if self.scale_base is None else self.scale_base
         return alternative_index(data, base, "scale_base")
+
+    def _scale_base_label(self, data: ChoiceData, design_base: Hashable | None) -> Hashable:
+        """Return the alternative whose scale is fixed to 1."""
+        if design_base is None:
+            design_base = self.spec.base if self.spec.base is not None else data.alternatives[0]
+        return data.alternatives[self._scale_base_index(data, design_base)]
 
     def prepare(self, data: ChoiceData) -> PreparedModel:
         """Evaluate the specification and check that the scales are identified."""

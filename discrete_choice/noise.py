@@ -121,9 +121,11 @@ def standard_log_cdf(family: str, x: jax.Array) -> jax.Array:
     """
     _check_family(family)
     if family == "gumbel":
-        # exp(-x) overflows for x < -log(max float): there log F is -inf and its gradient is
-        # set to 0 (double where) instead of inf, so products with a zero weight stay finite.
-        finite = x > -float(np.log(jnp.finfo(jnp.result_type(x)).max))
+        # Below x = -log(max float) / 2 (-354.9 in float64), log F is -inf and its derivatives
+        # are set to 0 (double where). At x = -log(max float) already exp(-x) is finite but
+        # its derivatives with respect to a log-scale (x exp(-x), x^2 exp(-x)) overflow, and
+        # inf times the zero weight of such a node in the quadrature is NaN in the Hessian.
+        finite = x > -0.5 * float(np.log(jnp.finfo(jnp.result_type(x)).max))
         return jnp.where(finite, -jnp.exp(-jnp.where(finite, x, 0.0)), -jnp.inf)
     if family == "normal":
         # log Phi(x) ~ -x^2 / 2 overflows once x^2 does; there it is -inf with gradient 0

@@ -9,6 +9,7 @@ probit has the closed form ``P_1 = Phi((V_1 - V_0) / sqrt(s_0^2 + s_1^2))`` (Sci
 from __future__ import annotations
 
 import re
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -64,6 +65,12 @@ def test_model_without_scales_rejected():
 def test_unknown_family_rejected():
     with pytest.raises(ValueError, match="invalid family='cauchy'"):
         Heteroscedastic(SPEC, family="cauchy")
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.5, float("nan"), "100"])
+def test_invalid_max_scale_ratio_rejected(ratio):
+    with pytest.raises(ValueError, match="max_scale_ratio"):
+        HEV(SPEC, max_scale_ratio=ratio)
 
 
 def test_unknown_scale_base_rejected():
@@ -157,8 +164,15 @@ def test_hev_ridge_on_travel_mode_reported(x64):
     """
     dataset = dc.load_dataset("travel_mode")
     spec = dc.LinearSpec.from_formula(dataset.formula, base=dataset.base)
-    with pytest.warns(IdentificationWarning, match="scale of the base alternative 'car'"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = HEV(spec).fit(dataset.data)
+    messages = [str(warning.message) for warning in caught
+                if issubclass(warning.category, IdentificationWarning)]
+    assert any("scale of the base alternative 'car'" in message for message in messages)
+    # The optimiser stops at max_scale_ratio instead of climbing the ridge for hundreds of
+    # iterations.
+    assert np.max(result.params[["scale_air", "scale_train", "scale_bus"]]) < 150
     assert not result.converged
     assert "scale_car" in result.message
     assert not np.any(result.reliable)

@@ -14,12 +14,14 @@ still fail a broken interval.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
 import scipy.stats
 
 import discrete_choice as dc
+from discrete_choice.exceptions import ConvergenceWarning, IdentificationWarning
 from discrete_choice.models import HEV, HeteroscedasticLogistic, HeteroscedasticProbit
 from discrete_choice.simulators import Exact
 
@@ -43,9 +45,12 @@ def simulate(n_obs: int, family: str, scales, beta: float, scale_slope: float, s
 
 
 CASES = {
-    # HEV with a scale per alternative (car-like base a fixed to 1).
-    "hev": dict(model=lambda: HEV(SPEC), family="gumbel", scales=[1.0, 0.5, 2.0], slope=0.0,
-                truth={"ASC_b": 0.4, "ASC_c": -0.3, "x": 1.0, "scale_b": 0.5, "scale_c": 2.0}),
+    # HEV with a scale per alternative (base a fixed to 1). With 600 situations and a true
+    # scale of 0.5, about one sample in five has its maximum at scale_b = 0 (checked against
+    # scipy.integrate.quad), so the full check uses 1,500 situations and scale_b = 0.7.
+    "hev": dict(model=lambda: HEV(SPEC), family="gumbel", scales=[1.0, 0.7, 2.0], slope=0.0,
+                beta=2.0, n_obs=1500,
+                truth={"ASC_b": 0.4, "ASC_c": -0.3, "x": 2.0, "scale_b": 0.7, "scale_c": 2.0}),
     # Heteroscedastic probit with covariate-dependent scales and per-alternative scales. With
     # three alternatives the scales are identified only by the shape of the Normal law; with
     # beta = 1 about one sample in eight of 600 situations has its maximum at a scale of 0,
@@ -95,19 +100,34 @@ def test_binary_hetprobit_recovery(x64):
 
 
 def interval_hits(case: str, n_obs: int, n_reps: int, seed: int) -> np.ndarray:
-    """Return ``(n_reps, n_params)`` booleans: whether each 95% interval covers the truth."""
+    """Return ``(n_reps, n_params)`` booleans: whether each 95% interval covers the truth.
+
+    A sample whose maximum is on the boundary (a scale running to 0, which happens in a few
+    percent of these samples because three alternatives identify the scales only weakly) must
+    be reported as such. Its intervals are NaN and count as not covering, so the coverage
+    measured is that of the intervals a user is given. Any other failure to converge fails.
+    """
     setup = CASES[case]
+    truth = setup["truth"]
     hits = []
+    boundary = 0
     for rep in range(n_reps):
         data = simulate(n_obs, setup["family"], setup["scales"], setup.get("beta", 1.0),
                         setup["slope"], seed=seed + rep)
-        result = setup["model"]().fit(data)
-        assert result.converged, (case, rep, result.message)
-        interval = result.conf_int(0.95)
-        truth = setup["truth"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", IdentificationWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = setup["model"]().fit(data)
+        if not result.converged:
+            assert result.message.startswith(("no finite maximum", "stopped towards a boundary")), (
+                case, rep, result.message)
+            boundary += 1
         assert list(result.names) == list(truth)
-        hits.append([interval.loc[name, "lower"] <= value <= interval.loc[name, "upper"]
+        interval = result.conf_int(0.95)
+        hits.append([bool(interval.loc[name, "lower"] <= value <= interval.loc[name, "upper"])
                      for name, value in truth.items()])
+    # More than one sample in five at the boundary means the design, not chance, is at fault.
+    assert boundary <= max(1, n_reps // 5), (case, boundary)
     return np.array(hits)
 
 
@@ -124,7 +144,7 @@ def test_recovery_reduced(x64, case):
 @pytest.mark.parametrize("case", list(CASES))
 def test_recovery_coverage(x64, case):
     n_reps = N_REPS
-    hits = interval_hits(case, n_obs=600, n_reps=n_reps, seed=1000)
+    hits = interval_hits(case, n_obs=CASES[case].get("n_obs", 600), n_reps=n_reps, seed=1000)
     # Per parameter, the number of covering intervals is Binomial(n_reps, 0.95) if the
     # intervals are right. Its central 99.9% range is about [87, 99] out of 100 and [7, 10]
     # out of 10.

@@ -347,7 +347,12 @@ def fit_mle(
         gradient_norm = float(np.max(np.abs(scores.sum(axis=0)))) if scores.size else 0.0
         converged = bool(solution["success"]) and not diagnosis["boundary"]
         message = solution["message"] if not diagnosis["boundary"] else diagnosis["message"]
-        if not solution["success"]:
+        if not solution["success"] and solution["message"].startswith("stopped towards a boundary"):
+            # The model's own boundary check (for example the scale probe of heteroscedastic
+            # models) reports which parameters diverge, so only the fact is stated here.
+            warnings.warn(f"{model.name} fit {solution['message']}", ConvergenceWarning,
+                          stacklevel=2)
+        elif not solution["success"]:
             warnings.warn(
                 f"{model.name} fit did not converge after {solution['iterations']} iterations: "
                 f"{solution['message']} (largest gradient entry {gradient_norm:.2e}). Check the "
@@ -488,10 +493,18 @@ def _maximise(functions: LikelihoodFunctions, theta0: np.ndarray, options: MLEOp
 
         progress = tqdm(desc="maximum likelihood", unit="iter", leave=False)
 
+    model = functions.prepared.model
+
     def callback(intermediate_result):
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loglik=f"{-intermediate_result.fun * n_obs:.4f}")
+        point = jnp.asarray(theta0 + scale * np.asarray(intermediate_result.x))
+        values = {name: np.asarray(value) for name, value in functions.constrain(point).items()}
+        reason = model.divergence(values)
+        if reason is not None:
+            cache["stopped"] = reason
+            raise StopIteration
 
     kwargs: dict[str, Any] = {"jac": True, "callback": callback}
     if options.method in ("trust-exact", "newton-cg"):
@@ -517,8 +530,12 @@ def _maximise(functions: LikelihoodFunctions, theta0: np.ndarray, options: MLEOp
     theta = theta0 + scale * np.asarray(result.x)
     value, gradient, hessian = (np.asarray(v, dtype=np.float64) for v in evaluate(jnp.asarray(theta)))
     success = bool(result.success) or bool(np.max(np.abs(gradient)) <= options.gtol)
+    message = str(result.message)
+    if "stopped" in cache:
+        success = False
+        message = f"stopped towards a boundary: {cache['stopped']}"
     return {"theta": theta, "success": success, "iterations": int(getattr(result, "nit", 0)),
-            "message": str(result.message), "hessian": hessian, "value": float(value),
+            "message": message, "hessian": hessian, "value": float(value),
             "gradient": gradient}
 
 

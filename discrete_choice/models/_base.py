@@ -160,6 +160,15 @@ class ChoiceModel:
         """Return a short description of the noise for results (family and normalisation)."""
         return {}
 
+    def divergence(self, values: Mapping[str, np.ndarray]) -> str | None:
+        """Return why maximum likelihood should stop at these parameter values, or ``None``.
+
+        Called after each optimiser iteration with the constrained values by site. A model
+        whose likelihood can keep rising towards a boundary returns a message once the
+        parameters are far enough along it. The fit then stops there, not converged.
+        """
+        return None
+
     # -------------------------------------------------------------- shared machinery
     def linear_utility(self, beta: jax.Array, inputs: ModelInputs, index: jax.Array) -> jax.Array:
         """Return ``V_nj = x_nj' beta`` for the situations in ``index``, shape ``(batch, n_alts)``."""

@@ -193,10 +193,11 @@ def check_scale_boundary(result, steps: tuple[float, ...] = _BOUNDARY_STEPS,
     joint = [names for names, kind in found if kind == "joint"]
     parts = []
     if singles:
-        parts.append(f"as {singles} move towards a scale of 0 or infinity")
+        parts.append(f"as {', '.join(singles)} move towards a scale of 0 or infinity")
     if joint:
         parts.append(f"as the scale of the base alternative {base!r} moves relative to "
-                     f"{joint[0]} (all scales and utility coefficients rescaled together)")
+                     f"{', '.join(joint[0])} (all scales and utility coefficients rescaled "
+                     "together)")
     text = ("the log-likelihood does not decrease " + " or ".join(parts) + ": the maximum is "
             "on the boundary, so the estimates of the parameters named are where the "
             "optimiser stopped and their standard errors are not reported")
@@ -248,6 +249,10 @@ class Heteroscedastic(ChoiceModel):
             (the same for every alternative) or vary by alternative.
         scale_base: Alternative whose scale is fixed to 1; default the base of the
             specification's constants (the first alternative when none is given).
+        max_scale_ratio: Ratio of the largest to the smallest alternative scale at which
+            maximum likelihood stops, not converged, and probes for a boundary. Beyond a
+            ratio of 100 one alternative's noise is under 1% of another's, and a likelihood
+            still rising there climbs a ridge towards a degenerate scale.
     """
 
     simulator: Simulator = field(default_factory=Quadrature)
@@ -255,6 +260,7 @@ class Heteroscedastic(ChoiceModel):
     alternative_scales: bool = True
     scale_covariates: tuple[str, ...] = ()
     scale_base: Hashable | None = None
+    max_scale_ratio: float = 100.0
 
     family_names: ClassVar[dict[str, str]] = {
         "normal": "heteroscedastic probit", "gumbel": "HEV", "logistic": "heteroscedastic logistic"}
@@ -262,6 +268,8 @@ class Heteroscedastic(ChoiceModel):
     def __post_init__(self) -> None:
         if self.family not in SCALE_FAMILIES:
             raise ValueError(f"invalid family={self.family!r}; expected one of {SCALE_FAMILIES}")
+        if not (isinstance(self.max_scale_ratio, (int, float)) and self.max_scale_ratio > 1):
+            raise ValueError(f"max_scale_ratio must be a number above 1; got {self.max_scale_ratio!r}")
         covariates = self.scale_covariates
         if isinstance(covariates, str):
             covariates = (covariates,)
@@ -392,6 +400,17 @@ class Heteroscedastic(ChoiceModel):
         if options.get("start") is None:
             options["start"] = logit_start(self.spec, data, math.sqrt(2.0) * _NOISE_SD[self.family])
         return check_scale_boundary(fit_mle(self, data, **options))
+
+    def divergence(self, values: Mapping[str, np.ndarray]) -> str | None:
+        """Return a message once the alternative scales spread beyond ``max_scale_ratio``."""
+        if "scale" not in values:
+            return None
+        scales = np.append(np.asarray(values["scale"], dtype=np.float64), 1.0)
+        ratio = float(np.max(scales) / np.min(scales))
+        if not ratio > self.max_scale_ratio:
+            return None
+        return (f"the alternative scales differ by a factor {ratio:.3g}, beyond "
+                f"max_scale_ratio = {self.max_scale_ratio:g}")
 
     def describe_noise(self) -> dict[str, Any]:
         location = "location 0 is the mode" if self.family == "gumbel" else "mean 0"

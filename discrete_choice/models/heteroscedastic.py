@@ -145,11 +145,12 @@ def check_scale_boundary(result, steps: tuple[float, ...] = _BOUNDARY_STEPS,
                          tolerance: float = _BOUNDARY_TOLERANCE):
     """Report scale parameters whose likelihood keeps rising towards a scale of 0 or infinity.
 
-    Each log-scale is moved up and down by each of ``steps`` with the other parameters held
-    at the estimates (``lnsigma_<z>`` by ``step / max|z|``, so that no situation's log-scale
-    changes by more than ``step``). So is the scale of the base alternative, whose move
-    rescales all utility coefficients and all other scales together: the ridge of a model
-    whose base alternative's noise is negligible next to the others'. If the log-likelihood
+    Each log-scale is moved up and down by each step in ``steps``, the other parameters held
+    at the estimates. A coefficient ``lnsigma_<z>`` moves by ``step / max|z|``, so that no
+    situation's log-scale changes by more than the step. The scale of the base alternative is
+    moved too, which rescales all utility coefficients and all other scales together. That
+    move finds the ridge of a model whose base alternative's noise is negligible next to the
+    others'. If the log-likelihood
     at a moved point is not lower than at the estimates by more than ``tolerance``, the
     optimiser stopped on a plateau or a ridge towards the boundary (a group of situations
     whose choices are deterministic drives its scale to 0), so the estimates moved and their
